@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what dockline, its demo and its tests need on Debian 12 (as root), and the package
+# itself into ./.venv. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(python3-venv iproute2 nftables iputils-ping busybox-static procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+extra="${1:-}"
+.venv/bin/pip install -q --disable-pip-version-check -e ".${extra}"

@@ -1,0 +1,67 @@
+"""dockline's Python API: the operations of the CLI, for programs and test labs.
+
+    from dockline.api import Engine, Paths, run, stop, remove, inspect_container
+
+    with Engine(Paths(root="/tmp/lab/state", run_root="/tmp/lab/run")) as engine:
+        endpoint = engine.connect("bridge", netns_path="/run/netns/lab1")  # the five steps
+        container = run(engine, ["sleep", "30"], name="web")             # detached, monitored
+        print(inspect_container(engine, "web")["NetworkSettings"]["IPAddress"])
+        remove(engine, "web", force=True)
+        engine.disconnect("bridge", netns_path="/run/netns/lab1")
+
+An engine works on the network namespace it was created in (its "host"), whichever thread or
+namespace later calls it: create it inside a throwaway namespace to build a lab there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockline.config import BridgeConfig, Paths
+from dockline.engine import Engine, GcReport
+from dockline.model import Container, Endpoint, Network
+from dockline.runtime.control import exec_in, get, kill, remove, stop
+from dockline.runtime.monitor import run_detached
+from dockline.runtime.spec import build_spec
+from dockline.runtime.state import is_running
+
+__all__ = [
+    "BridgeConfig",
+    "Container",
+    "Endpoint",
+    "Engine",
+    "GcReport",
+    "Network",
+    "Paths",
+    "exec_in",
+    "inspect_container",
+    "kill",
+    "remove",
+    "run",
+    "stop",
+]
+
+
+def run(engine: Engine, command: list[str], **options: Any) -> Container:
+    """Start a container in the background (`dockline run -d`); options as `build_spec`."""
+    spec = build_spec(command, **options)
+    with engine.in_host():  # the monitor is forked here, so it lives in the engine's host
+        run_detached(engine.paths, spec, engine.bridge_config)
+    return get(engine, spec.id)
+
+
+def inspect_container(engine: Engine, name: str) -> dict[str, Any]:
+    """`docker inspect` JSON of one container."""
+    from dockline.inspect import container_json
+
+    with engine.store.transaction() as txn:
+        container = txn.get_container(name)
+        if container is None:
+            from dockline.errors import NotFound
+
+            raise NotFound("container", name)
+        networks = {n.id: n for n in txn.list_networks()}
+        endpoints = txn.list_endpoints(container_id=container.id)
+    return container_json(
+        container, running=is_running(container), endpoints=endpoints, networks=networks
+    )

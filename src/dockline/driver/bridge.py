@@ -1,0 +1,178 @@
+"""The bridge driver: Docker's five steps for one namespace on one bridge network.
+
+plan (store only: address, MAC, names) is kept apart from setup (kernel only), so every input is
+checked before the kernel is touched, and setup pushes an undo step right after each object exists.
+The steps, as in the source document:
+  1. a veth pair, created with the peer *born* in the target namespace (nothing to move back);
+  2. the host end named `veth` + 7 hex, unique (a clash makes us draw again), on the bridge, up;
+  3. the peer named `eth0` (or as asked); a clash inside the namespace is an error, never a rename;
+  4. the MAC given, or 02:42 + the IPv4 address, so a reused IP comes back with the same MAC;
+  5. the address from the subnet, `lo` up, and the default route via the gateway.
+"""
+
+from __future__ import annotations
+
+import errno
+import secrets
+from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Interface
+
+from dockline import ipam
+from dockline.errors import Conflict, KernelError, NotFound
+from dockline.model import Endpoint, NetnsRef, Network
+from dockline.netlink import (
+    Netlink,
+    add_address,
+    configure_interface,
+    create_veth,
+    delete_link,
+    ensure_bridge,
+    get_link,
+    set_link_up,
+)
+from dockline.rollback import Rollback
+from dockline.store.base import Txn
+
+HOST_IFNAME_PREFIX = "veth"
+NAME_ATTEMPTS = 8
+
+
+def new_host_ifname() -> str:
+    """`veth` + 7 hex characters, as Docker names the host end."""
+    return HOST_IFNAME_PREFIX + secrets.token_hex(4)[:7]
+
+
+def is_host_ifname(name: str) -> bool:
+    """Whether a link name has the shape of our host-side veth names."""
+    suffix = name[len(HOST_IFNAME_PREFIX) :]
+    return (
+        name.startswith(HOST_IFNAME_PREFIX)
+        and len(suffix) == 7
+        and all(c in "0123456789abcdef" for c in suffix)
+    )
+
+
+def reserved_addresses(network: Network) -> set[IPv4Address]:
+    """Addresses never handed to a container: the bridge's own and the default gateway."""
+    reserved = {network.gateway}
+    if network.default_gateway is not None:
+        reserved.add(network.default_gateway)
+    return reserved
+
+
+def plan_endpoint(
+    txn: Txn,
+    network: Network,
+    netns: NetnsRef,
+    *,
+    endpoint_id: str,
+    ifname: str,
+    ip: IPv4Address | None,
+    mac: str | None,
+    container_id: str | None = None,
+    netns_link: str | None = None,
+    now: float = 0.0,
+) -> Endpoint:
+    """Choose the address, MAC and names, and record the endpoint and its lease in `txn`."""
+    leased = txn.leased_addresses(network.id)
+    reserved = reserved_addresses(network)
+    if ip is not None:
+        ipam.check_requested_address(network.subnet, ip, reserved=reserved, in_use=leased)
+    else:
+        ip = ipam.next_free_address(
+            network.subnet,
+            ip_range=network.ip_range,
+            reserved=reserved,
+            in_use=leased,
+            after=_as_v4(txn.get_ipam_cursor(network.id)),
+        )
+        txn.set_ipam_cursor(network.id, ip)
+    endpoint = Endpoint(
+        id=endpoint_id,
+        network_id=network.id,
+        netns=netns,
+        ifname=ifname,
+        host_ifname=new_host_ifname(),
+        mac=mac or ipam.mac_from_ipv4(ip),
+        addresses=(IPv4Interface(f"{ip}/{network.subnet.prefixlen}"),),
+        gateway=network.route_gateway,
+        container_id=container_id,
+        netns_link=netns_link,
+        created=now,
+    )
+    txn.put_endpoint(endpoint)
+    txn.add_lease(network.id, ip, endpoint.id)
+    return endpoint
+
+
+def _as_v4(address: object) -> IPv4Address | None:
+    return address if isinstance(address, IPv4Address) else None
+
+
+def ensure_bridge_ready(nl: Netlink, network: Network) -> tuple[int, bool]:
+    """The bridge's ifindex, creating and addressing it if missing; True if it had to be made.
+
+    The fast path is one lookup. A bridge we do not manage (Docker's `bridge` option) must exist.
+    """
+    link = get_link(nl, network.bridge)
+    if link is not None and link.up:
+        return link.index, False
+    if not network.managed_bridge:
+        if link is None:
+            raise NotFound("bridge", network.bridge)
+        set_link_up(nl, link.index)
+        return link.index, False
+    link = ensure_bridge(nl, network.bridge, mtu=network.mtu)
+    gateway = IPv4Interface(f"{network.gateway}/{network.subnet.prefixlen}")
+    add_address(nl, link.index, gateway, exist_ok=True)
+    return link.index, True
+
+
+def setup_endpoint(
+    nl: Netlink,
+    endpoint: Endpoint,
+    *,
+    network: Network,
+    bridge_index: int,
+    netns_fd: int,
+    undo: Rollback,
+    txn: Txn,
+) -> Endpoint:
+    """Steps 1-5 in the kernel; returns the endpoint (its host name may have been redrawn)."""
+    endpoint = _create_veth_unique(
+        nl, endpoint, network=network, bridge_index=bridge_index, netns_fd=netns_fd, txn=txn
+    )
+    undo.push(delete_link, nl, endpoint.host_ifname, missing_ok=True)
+    with Netlink.open(netns_fd) as inner:
+        configure_interface(
+            inner, endpoint.ifname, addresses=endpoint.addresses, gateway=endpoint.gateway
+        )
+    return endpoint
+
+
+def _create_veth_unique(
+    nl: Netlink, endpoint: Endpoint, *, network: Network, bridge_index: int, netns_fd: int, txn: Txn
+) -> Endpoint:
+    for _ in range(NAME_ATTEMPTS):
+        try:
+            create_veth(
+                nl,
+                endpoint.host_ifname,
+                endpoint.ifname,
+                peer_netns_fd=netns_fd,
+                master=bridge_index,
+                mtu=network.mtu,
+                peer_mac=endpoint.mac,
+            )
+            return endpoint
+        except KernelError as err:
+            if err.errno != errno.EEXIST:
+                raise
+            if get_link(nl, endpoint.host_ifname) is None:
+                raise Conflict(
+                    f"interface {endpoint.ifname} already exists in network namespace "
+                    f"{endpoint.netns.path}"
+                ) from err
+        endpoint = replace(endpoint, host_ifname=new_host_ifname())
+        txn.put_endpoint(endpoint)
+    raise Conflict(f"could not find a free host interface name after {NAME_ATTEMPTS} tries")

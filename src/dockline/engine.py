@@ -1,0 +1,353 @@
+"""The engine: dockline's operations on one host, shared by every entry point.
+
+The CLI, the Python API (this class is it), and later the CNI plugin and OCI hook all call this.
+"One host" is the network namespace the engine was created in: its netlink handle is bound there,
+so a test lab can run an engine inside a throwaway namespace.
+
+Every operation is one store transaction held across its kernel steps, with an undo stack for the
+kernel side: on any error both roll back; on `kill -9` the store rolls back by itself and `gc`
+removes the kernel objects that have no record.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from types import TracebackType
+
+from dockline import netns
+from dockline.config import DEFAULT_NETWORK, BridgeConfig, Paths, load_bridge_config
+from dockline.driver.bridge import is_host_ifname, plan_endpoint, setup_endpoint
+from dockline.errors import InvalidArgument, KernelError, NotFound, TeardownError
+from dockline.model import Endpoint, NetnsRef, Network
+from dockline.netlink import Netlink, delete_link, delete_links, list_links
+from dockline.networks import Host, apply_firewall, get_network, new_id, ready_network
+from dockline.rollback import Rollback
+from dockline.store.base import Store, Txn
+
+IFNAME_MAX = 15
+
+
+@dataclass
+class GcReport:
+    """What one `gc` pass removed."""
+
+    endpoints: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    netns_links: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def check_ifname(name: str) -> str:
+    """Linux interface names: 1-15 bytes, no '/', ':' or white space, not '.' or '..'."""
+    bad = any(c in "/: \t\n" for c in name) or name in (".", "..")
+    if not name or len(name.encode()) > IFNAME_MAX or bad:
+        raise InvalidArgument(
+            "interface name", repr(name), "1-15 characters, no '/', ':' or spaces"
+        )
+    return name
+
+
+class Engine:
+    """dockline on the host (network namespace) this object was created in."""
+
+    def __init__(self, paths: Paths | None = None, *, bridge_config: BridgeConfig | None = None):
+        self.paths = paths or Paths()
+        self._bridge_config = bridge_config
+        self._store: Store | None = None
+        self._nl: Netlink | None = None
+        # The host is the namespace we are created in; work that is not netlink (nft, sysctls,
+        # forking a monitor) is done entered into it, whatever thread or namespace calls us.
+        self.host_fd = netns.current_netns_fd()
+
+    # -- handles, opened on first use -------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from dockline.store import open_store
+
+            self._store = open_store(self.paths.root)
+        return self._store
+
+    @property
+    def nl(self) -> Netlink:
+        if self._nl is None:
+            self._nl = Netlink.open(self.host_fd)
+        return self._nl
+
+    @property
+    def host(self) -> Host:
+        return Host(self.nl, self.host_fd, self.bridge_config)
+
+    def in_host(self) -> AbstractContextManager[None]:
+        """Run a block entered into the host namespace (for nft, sysctls and forks)."""
+        return netns.entered(self.host_fd)
+
+    @property
+    def bridge_config(self) -> BridgeConfig:
+        if self._bridge_config is None:
+            self._bridge_config = load_bridge_config(self.paths.config)
+        return self._bridge_config
+
+    def close(self) -> None:
+        if self.host_fd >= 0:
+            os.close(self.host_fd)
+            self.host_fd = -1
+        if self._nl is not None:
+            self._nl.close()
+            self._nl = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- networks --------------------------------------------------------------------------
+    def network(self, name: str = DEFAULT_NETWORK) -> Network:
+        """A network by name or ID (the default `bridge` network is made on first use)."""
+        with Rollback() as undo:
+            with self.store.transaction() as txn:
+                network, new = get_network(txn, self.host, name, undo)
+                ready_network(self.host, network, txn, undo, new=new)
+            undo.commit()
+        return network
+
+    def networks(self) -> list[Network]:
+        with self.store.transaction() as txn:
+            return txn.list_networks()
+
+    def endpoints(self, network: str | None = None) -> list[Endpoint]:
+        with self.store.transaction() as txn:
+            network_id = None
+            if network is not None:
+                found = txn.get_network(network)
+                if found is None:
+                    raise NotFound("network", network)
+                network_id = found.id
+            return txn.list_endpoints(network_id=network_id)
+
+    # -- connect / disconnect a namespace --------------------------------------------------
+    def connect(
+        self,
+        network: str = DEFAULT_NETWORK,
+        *,
+        pid: int | None = None,
+        netns_path: str | None = None,
+        ifname: str = "eth0",
+        ip: IPv4Address | None = None,
+        mac: str | None = None,
+    ) -> Endpoint:
+        """Docker's five steps for a namespace given by the pid of a process in it, or a path.
+
+        With a pid the namespace is also made visible as `<netns_dir>/<pid>`, as the source
+        document does by hand; it goes away with the process.
+        """
+        ref = resolve_target(pid, netns_path)
+        check_ifname(ifname)
+        with Rollback() as undo:
+            with self.store.transaction() as txn:
+                endpoint = self.attach(
+                    txn,
+                    undo,
+                    network,
+                    ref,
+                    ifname=ifname,
+                    ip=ip,
+                    mac=mac,
+                    link_name=str(pid) if pid is not None else None,
+                )
+            undo.commit()
+        return endpoint
+
+    def attach(
+        self,
+        txn: Txn,
+        undo: Rollback,
+        network_name: str,
+        ref: NetnsRef,
+        *,
+        ifname: str = "eth0",
+        ip: IPv4Address | None = None,
+        mac: str | None = None,
+        container_id: str | None = None,
+        link_name: str | None = None,
+    ) -> Endpoint:
+        """Attach inside a caller's transaction and undo stack (used by `connect` and `run`)."""
+        network, new = get_network(txn, self.host, network_name, undo)
+        endpoint_id = new_id()
+        fd = open_checked(ref)
+        try:
+            link = None
+            if link_name is not None and ref.pid is not None:
+                link = netns.link_netns(self.paths.netns_dir, link_name, ref.pid)
+                undo.push(netns.unlink_netns, link)
+            planned = plan_endpoint(
+                txn,
+                network,
+                ref,
+                endpoint_id=endpoint_id,
+                ifname=ifname,
+                ip=ip,
+                mac=mac,
+                container_id=container_id,
+                netns_link=link,
+                now=time.time(),
+            )
+            bridge_index = ready_network(self.host, network, txn, undo, new=new)
+            return setup_endpoint(
+                self.nl,
+                planned,
+                network=network,
+                bridge_index=bridge_index,
+                netns_fd=fd,
+                undo=undo,
+                txn=txn,
+            )
+        finally:
+            os.close(fd)
+
+    def disconnect(
+        self,
+        network: str = DEFAULT_NETWORK,
+        *,
+        pid: int | None = None,
+        netns_path: str | None = None,
+    ) -> Endpoint:
+        """Undo `connect`: the veth, the lease, the record and the /run/netns link go."""
+        ref = resolve_target(pid, netns_path, must_exist=False)
+        with self.store.transaction() as txn:
+            found = txn.get_network(network)
+            if found is None:
+                raise NotFound("network", network)
+            endpoint = find_endpoint(txn.list_endpoints(network_id=found.id), ref)
+            if endpoint is None:
+                raise NotFound("endpoint", f"{ref.path} on network {found.name}")
+            failures = self.detach(txn, [endpoint])
+        if failures:
+            raise TeardownError("disconnect", failures)
+        return endpoint
+
+    def detach(
+        self, txn: Txn, endpoints: list[Endpoint], *, delete_veths: bool = True
+    ) -> list[BaseException]:
+        """Tear endpoints down: every step is tried, and the failures are returned, so the
+        records still go (a later `gc` retries the kernel side).
+
+        Deleting veths one at a time costs the kernel ~20 ms each; many go in one batch.
+        `delete_veths=False` is for namespaces that are dying anyway (the kernel removes the pair).
+        """
+        failures: list[BaseException] = []
+        if delete_veths:
+            failures += self._delete_veths([e.host_ifname for e in endpoints])
+        for endpoint in endpoints:
+            if endpoint.netns_link is not None:
+                try:
+                    netns.unlink_netns(endpoint.netns_link)
+                except OSError as err:
+                    failures.append(err)
+            txn.release_leases(endpoint.id)
+            txn.delete_endpoint(endpoint.id)
+        return failures
+
+    def _delete_veths(self, names: list[str]) -> list[BaseException]:
+        if len(names) == 1:
+            try:
+                delete_link(self.nl, names[0], missing_ok=True)
+            except KernelError as err:
+                return [err]
+            return []
+        return list(delete_links(self.nl, names))
+
+    # -- reconcile -------------------------------------------------------------------------
+    def gc(self) -> GcReport:
+        """Make the store and the kernel agree after crashes; safe to run any time, twice."""
+        from dockline.runtime.gc import collect
+
+        report = GcReport()
+        with self.store.transaction() as txn:
+            collect(self, txn, report)
+            self._remove_unrecorded_veths(txn, report)
+            networks = txn.list_networks()
+        _remove_dangling_pid_links(self.paths.netns_dir, report)
+        if networks:
+            apply_firewall(self.host, networks)
+        return report
+
+    def _remove_unrecorded_veths(self, txn: Txn, report: GcReport) -> None:
+        """Our-shaped veths on our bridges with no endpoint record (a crash mid-connect)."""
+        links = list_links(self.nl)
+        bridges = {n.bridge for n in txn.list_networks()}
+        bridge_index = {link.index for link in links if link.name in bridges}
+        recorded = {e.host_ifname for e in txn.list_endpoints()}
+        stray = [
+            link.name
+            for link in links
+            if link.kind == "veth"
+            and link.master in bridge_index
+            and is_host_ifname(link.name)
+            and link.name not in recorded
+        ]
+        for err in self._delete_veths(stray):
+            report.errors.append(str(err))
+        report.links += stray
+
+
+def _remove_dangling_pid_links(netns_dir: str, report: GcReport) -> None:
+    """The source document's `find -L /var/run/netns -type l -delete`, limited to our links."""
+    for path in netns.dangling_links(netns_dir):
+        name = os.path.basename(path)
+        target = os.readlink(path)
+        ours = name.startswith("dockline-") or (name.isdigit() and target == f"/proc/{name}/ns/net")
+        if ours:
+            netns.unlink_netns(path)
+            report.netns_links.append(path)
+
+
+def resolve_target(pid: int | None, netns_path: str | None, *, must_exist: bool = True) -> NetnsRef:
+    """Exactly one of pid or path; the namespace it names, checked before anything is done."""
+    if (pid is None) == (netns_path is None):
+        raise InvalidArgument("target", "", "give exactly one of --pid or --netns")
+    if pid is not None:
+        if pid <= 0:
+            raise InvalidArgument("pid", pid, "must be a positive integer")
+        if not must_exist:
+            return NetnsRef(path=f"/proc/{pid}/ns/net", dev=0, ino=0, pid=pid)
+        return netns.ref_for_pid(pid)
+    assert netns_path is not None
+    if not must_exist and not os.path.exists(netns_path):
+        return NetnsRef(path=netns_path, dev=0, ino=0)
+    return netns.ref_for_path(netns_path)
+
+
+def open_checked(ref: NetnsRef) -> int:
+    """Open the namespace and make sure it is still the one `ref` names (no pid reuse race)."""
+    fd = netns.open_netns(ref.path)
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino) != (ref.dev, ref.ino):
+        os.close(fd)
+        raise KernelError("open network namespace", ref.path, errno.ESRCH)
+    return fd
+
+
+def find_endpoint(endpoints: list[Endpoint], ref: NetnsRef) -> Endpoint | None:
+    """The endpoint in this namespace: by namespace identity, else by pid or path."""
+    for e in endpoints:
+        if ref.ino and (e.netns.dev, e.netns.ino) == (ref.dev, ref.ino):
+            return e
+    for e in endpoints:
+        if ref.pid is not None and e.netns.pid == ref.pid:
+            return e
+        if ref.pid is None and e.netns.path == ref.path:
+            return e
+    return None

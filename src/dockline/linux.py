@@ -1,0 +1,287 @@
+"""Thin, typed wrappers over the Linux syscalls Python 3.11 lacks, plus /proc readers.
+
+Owns: namespaces (unshare, setns), mounts (mount, umount2, pivot_root), hostname, capabilities,
+prctl knobs, process start times and sysctl files. Each call goes to libc through ctypes, loaded
+lazily on first use so importing this module costs nothing on the CLI's hot path. Every kernel
+failure raises `KernelError` with the errno; bad arguments raise `InvalidArgument`. This module
+knows nothing of containers or networks: callers decide what to call, in which order, and how to
+undo it.
+
+Namespace and capability calls act on the *calling thread* only; call them from a thread that
+owns its fate (a forked child about to exec, or one thread that restores what it changed).
+"""
+
+# ctypes costs ~5 ms to import: it is imported inside the functions that need it, on purpose.
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from dockline.errors import InvalidArgument, KernelError
+
+if TYPE_CHECKING:
+    import ctypes
+
+# Namespace types (<linux/sched.h>).
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# Mount flags (<linux/mount.h>) and umount2 flags.
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
+
+# prctl options (<linux/prctl.h>).
+_PR_SET_PDEATHSIG = 1
+_PR_CAPBSET_DROP = 24
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# glibc has no pivot_root wrapper; the syscall number differs per architecture.
+_SYS_PIVOT_ROOT: Mapping[str, int] = MappingProxyType(
+    {
+        "x86_64": 155,
+        "aarch64": 41,
+        "riscv64": 41,
+        "i686": 217,
+        "armv7l": 218,
+        "ppc64le": 203,
+        "s390x": 217,
+    }
+)
+
+_CAP_NAMES = (
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+)  # fmt: skip
+
+CAPABILITIES: Mapping[str, int] = MappingProxyType(
+    {f"CAP_{name}": number for number, name in enumerate(_CAP_NAMES)}
+)
+
+DEFAULT_CAPABILITIES: frozenset[int] = frozenset(
+    CAPABILITIES[f"CAP_{name}"]
+    for name in (
+        "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+        "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+    )
+)  # fmt: skip
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """libc, loaded once on first use (ctypes is imported here, not at module import)."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _call(op: str, target: str, func: str, *args: object) -> int:
+    """Call libc `func`; raise KernelError(op, target, errno) when it returns -1."""
+    import ctypes
+
+    ret: int = getattr(_libc(), func)(*args)
+    if ret == -1:
+        raise KernelError(op, target, ctypes.get_errno())
+    return ret
+
+
+def _cstr(value: str | None) -> ctypes.c_char_p:
+    import ctypes
+
+    return ctypes.c_char_p(None if value is None else os.fsencode(value))
+
+
+def _prctl(op: str, option: int, arg2: int = 0) -> None:
+    # prctl is variadic: pass every argument as unsigned long so no register holds garbage
+    # (PR_CAP_AMBIENT, for one, insists that the unused arguments are zero).
+    import ctypes
+
+    zero = ctypes.c_ulong(0)
+    _call(op, "self", "prctl", ctypes.c_int(option), ctypes.c_ulong(arg2), zero, zero, zero)
+
+
+def unshare(flags: int) -> None:
+    """Move the calling thread into new namespaces of the kinds in `flags`."""
+    import ctypes
+
+    _call("unshare", hex(flags), "unshare", ctypes.c_int(flags))
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """Move the calling thread into the namespace open at `fd` (nstype 0: any kind)."""
+    import ctypes
+
+    _call("setns", f"fd {fd}", "setns", ctypes.c_int(fd), ctypes.c_int(nstype))
+
+
+def mount(
+    source: str | None,
+    target: str,
+    fstype: str | None = None,
+    flags: int = 0,
+    data: str | None = None,
+) -> None:
+    """mount(2); `source`/`fstype` may be None for bind, remount and propagation changes."""
+    import ctypes
+
+    args = (_cstr(source), _cstr(target), _cstr(fstype), ctypes.c_ulong(flags), _cstr(data))
+    _call("mount", target, "mount", *args)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    """umount2(2), e.g. with MNT_DETACH to unmount lazily while the mount is still busy."""
+    import ctypes
+
+    _call("unmount", target, "umount2", _cstr(target), ctypes.c_int(flags))
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """Make `new_root` the root of the calling mount namespace, moving the old root to `put_old`."""
+    import ctypes
+
+    machine = os.uname().machine
+    number = _SYS_PIVOT_ROOT.get(machine)
+    if number is None:
+        raise KernelError("pivot_root", f"{new_root} on {machine}", errno.ENOSYS)
+    args = (ctypes.c_long(number), _cstr(new_root), _cstr(put_old))
+    _call("pivot_root", f"{new_root} (old root at {put_old})", "syscall", *args)
+
+
+def sethostname(name: str) -> None:
+    """Set the hostname of the calling thread's UTS namespace."""
+    import ctypes
+
+    raw = name.encode()
+    _call(
+        "set hostname", repr(name), "sethostname", ctypes.c_char_p(raw), ctypes.c_size_t(len(raw))
+    )
+
+
+def last_capability() -> int:
+    """The highest capability number this kernel knows."""
+    path = "/proc/sys/kernel/cap_last_cap"
+    try:
+        with open(path, "rb") as f:
+            return int(f.read())
+    except OSError as err:
+        raise KernelError("read", path, err.errno or 0) from err
+
+
+def drop_capabilities(keep: frozenset[int]) -> None:
+    """Leave the calling thread with only the capabilities in `keep`, across execve too.
+
+    For a root process about to exec a container command: shrinks the bounding set (so exec
+    cannot regain anything), clears ambient caps, and sets effective, permitted and inheritable
+    to `keep`. Needs CAP_SETPCAP, and `keep` must be within the current permitted set.
+    """
+    last = last_capability()
+    bad = sorted(cap for cap in keep if not 0 <= cap <= min(last, 63))
+    if bad:
+        raise InvalidArgument("capability", bad[0], f"not between 0 and {min(last, 63)}")
+    for cap in range(last + 1):
+        if cap not in keep:
+            _prctl(f"drop capability {cap} from bounding set", _PR_CAPBSET_DROP, cap)
+    _prctl("clear ambient capabilities", _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
+    _capset(sum(1 << cap for cap in keep))
+
+
+def _capset(mask: int) -> None:
+    import ctypes
+
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)  # version, pid 0 = self
+    low, high = mask & 0xFFFFFFFF, mask >> 32
+    # Two {effective, permitted, inheritable} structs: capabilities 0-31, then 32-63.
+    data = (ctypes.c_uint32 * 6)(low, low, low, high, high, high)
+    _call("set capabilities", f"{mask:#x}", "capset", header, data)
+
+
+def set_child_subreaper() -> None:
+    """Make orphaned descendants re-parent to this process, so it can reap them."""
+    _prctl("set child subreaper", _PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_parent_death_signal(sig: int) -> None:
+    """Have the kernel send `sig` to this process when the thread that forked it exits."""
+    _prctl("set parent death signal", _PR_SET_PDEATHSIG, sig)
+
+
+def proc_start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot), or None if no such live process.
+
+    With the pid, this names one process for good: a recycled pid has a different start time.
+    A zombie counts as gone: it has exited and only waits to be reaped (by init, if orphaned).
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError as err:
+        raise KernelError("read", f"/proc/{pid}/stat", err.errno or 0) from err
+    # comm (field 2) may hold spaces and ')'; everything after the last ')' is plain fields,
+    # starting with state (field 3), so starttime (field 22) is the 20th of them.
+    fields = stat.rpartition(b")")[2].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def _sysctl_path(key: str) -> str:
+    # Dotted keys cannot name interfaces with dots (eth0.1); the slash form can, as with sysctl(8).
+    parts = key.split("/") if "/" in key else key.split(".")
+    if not all(parts) or any(part in (".", "..") for part in parts):
+        raise InvalidArgument("sysctl key", repr(key), "empty or relative path component")
+    return "/proc/sys/" + "/".join(parts)
+
+
+def write_sysctl(key: str, value: str) -> None:
+    """Write a sysctl ("net.ipv4.ip_forward" or "net/ipv4/ip_forward").
+
+    /proc/sys/net belongs to the network namespace of the thread that opens the file, so enter
+    the target namespace first.
+    """
+    path = _sysctl_path(key)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise KernelError("write sysctl", f"{key}={value}", err.errno or 0) from err
+
+
+def read_sysctl(key: str) -> str:
+    """Read a sysctl's value, without the trailing newline."""
+    path = _sysctl_path(key)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().rstrip("\n")
+    except OSError as err:
+        raise KernelError("read sysctl", key, err.errno or 0) from err

@@ -1,0 +1,103 @@
+"""`run -d`: a small monitor process that supervises one container after the caller has gone.
+
+The caller double-forks, so the monitor is adopted by init and never left a zombie of a
+long-lived caller (a test runner, a Python program using the API). The monitor reports over a
+pipe whether the container started (or why not), then waits for it and tears its network down.
+Its output, and the container's, go to a log file under the run root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import NoReturn
+
+from dockline.config import BridgeConfig, Paths
+from dockline.errors import DocklineError, ExitStatus
+from dockline.model import Container
+from dockline.runtime.spec import ContainerSpec
+from dockline.runtime.state import log_path
+
+
+def run_detached(paths: Paths, spec: ContainerSpec, bridge_config: BridgeConfig | None) -> None:
+    """Start the container under a new monitor; return once it runs, or raise why it did not."""
+    read_end, write_end = os.pipe()
+    log = open_log(paths, spec.id)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked intermediate and monitor
+        os.close(read_end)
+        try:
+            if os.fork() == 0:
+                monitor_main(paths, spec, bridge_config, write_end, log)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.close(log)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as f:
+        report = f.read()
+    raise_if_failed(report)
+
+
+def open_log(paths: Paths, container_id: str) -> int:
+    path = log_path(paths, container_id)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+
+def raise_if_failed(report: bytes) -> None:
+    if report == b"ok":
+        return
+    try:
+        parsed = json.loads(report)
+        message, status = str(parsed["error"]), int(parsed["status"])
+    except (ValueError, KeyError, TypeError):
+        message, status = "the container monitor died before the container started", 125
+    err = DocklineError(message)
+    err.exit_status = ExitStatus(status) if status in set(ExitStatus) else ExitStatus.DOCKLINE
+    raise err
+
+
+def monitor_main(
+    paths: Paths, spec: ContainerSpec, bridge_config: BridgeConfig | None, report: int, log: int
+) -> NoReturn:
+    """The monitor's whole life; never returns."""
+    from dockline.engine import Engine
+    from dockline.runtime.supervise import supervise
+
+    os.setsid()
+    redirect_stdio(log)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    reported = False
+
+    def started(_container: Container) -> None:
+        nonlocal reported
+        os.write(report, b"ok")
+        os.close(report)
+        reported = True
+
+    code = 0
+    try:
+        with Engine(paths, bridge_config=bridge_config) as engine:
+            supervise(engine, spec, on_started=started)
+    except DocklineError as err:
+        code = int(err.exit_status)
+        if not reported:
+            os.write(report, json.dumps({"error": str(err), "status": code}).encode())
+        print(f"dockline monitor: {err}", file=__import__("sys").stderr, flush=True)
+    except BaseException as err:
+        code = int(ExitStatus.DOCKLINE)
+        if not reported:
+            os.write(report, json.dumps({"error": repr(err), "status": code}).encode())
+    os._exit(code)
+
+
+def redirect_stdio(log: int) -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)

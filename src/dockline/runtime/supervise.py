@@ -1,0 +1,281 @@
+"""The supervisor: starts one container, waits for it, and tears its network down when it exits.
+
+One supervisor process per container, and nothing else in it: it makes itself the parent of a new
+pid namespace (`unshare(CLONE_NEWPID)` may be done only once per process, and afterwards the
+process cannot fork once the container is gone), so it does everything that forks (the firewall's
+`nft`) before that. Foreground `run` is the supervisor itself; `run -d` (and the Python API)
+double-forks one as a small monitor that outlives the caller.
+
+Start is one store transaction with an undo stack: record, namespaces, network, then "go"; any
+failure kills the paused child and undoes the rest. The container is recorded with its pid and
+the process start time, and with the supervisor's, so `gc` can tell a crashed one from a live one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, replace
+
+from dockline import linux, netns
+from dockline.config import Paths
+from dockline.engine import Engine
+from dockline.errors import CommandError, Conflict, DocklineError, ExitStatus, NotFound
+from dockline.model import Container, NetMode
+from dockline.netlink import Netlink, set_link_up
+from dockline.networks import get_network, ready_network
+from dockline.rollback import Rollback
+from dockline.runtime.init import GO, READY, ChildPipes, child_main, exit_status_for_exec_errno
+from dockline.runtime.spec import ContainerSpec
+from dockline.runtime.state import is_running, log_path, sandbox_link_name
+from dockline.store.base import Txn
+
+FORWARDED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
+
+
+@dataclass(frozen=True)
+class Child:
+    """The paused container process, and our ends of its pipes."""
+
+    pid: int
+    go_w: int
+    err_r: int
+
+
+def supervise(engine: Engine, spec: ContainerSpec, *, on_started: object = None) -> int:
+    """Run the container to its end; returns its exit status (Docker's: 128+N for signal N)."""
+    container, child = start(engine, spec)
+    if callable(on_started):
+        on_started(container)
+    previous = forward_signals(child.pid)
+    try:
+        status = wait_exit(child.pid)
+    finally:
+        restore_signals(previous)
+    finish(engine, container.id, status)
+    return status
+
+
+def start(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
+    """Record, namespaces, network, go; all or nothing. Raises CommandError if exec failed."""
+    with Rollback() as undo:
+        with engine.store.transaction() as txn:
+            container = new_record(spec)
+            txn.put_container(container)
+            join_fd = None
+            if spec.net_mode.kind == "container":
+                join_fd, joined = open_joined_netns(txn, spec)
+                container = replace(container, net_mode=NetMode("container", joined.id))
+            if spec.net_mode.kind == "bridge":
+                network, new = get_network(txn, engine.host, spec.net_mode.target, undo)
+                ready_network(engine.host, network, txn, undo, new=new)
+            linux.unshare(linux.CLONE_NEWPID)
+            child = spawn_paused(spec, join_fd)
+            undo.push(kill_and_reap, child)
+            container = configure_network(
+                engine, txn, undo, spec=spec, container=container, pid=child.pid
+            )
+            txn.put_container(container)
+        undo.commit()
+    release(child, engine, container)
+    return container, child
+
+
+def new_record(spec: ContainerSpec) -> Container:
+    me = os.getpid()
+    return Container(
+        id=spec.id,
+        name=spec.name,
+        net_mode=spec.net_mode,
+        command=spec.command,
+        state="created",
+        monitor_pid=me,
+        monitor_start=linux.proc_start_time(me),
+        hostname=spec.hostname,
+        rootfs=spec.rootfs,
+        privileged=spec.privileged,
+        auto_remove=spec.auto_remove,
+        created=time.time(),
+        requested_ip=spec.ip,
+        requested_mac=spec.mac,
+    )
+
+
+def open_joined_netns(txn: Txn, spec: ContainerSpec) -> tuple[int, Container]:
+    """`--net=container:X`: the network namespace of running container X, and X."""
+    target = txn.get_container(spec.net_mode.target)
+    if target is None:
+        raise NotFound("container", spec.net_mode.target)
+    if not is_running(target) or target.pid is None:
+        raise Conflict(f"cannot join the network of container {target.name}: it is not running")
+    return netns.open_netns(f"/proc/{target.pid}/ns/net"), target
+
+
+def spawn_paused(spec: ContainerSpec, join_fd: int | None) -> Child:
+    """Fork the container; return once its namespaces exist (it waits for "go")."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns here
+        for fd in (ready_r, go_w, err_r):
+            os.close(fd)
+        child_main(spec, ChildPipes(ready_w, go_r, err_w), join_fd)
+    for fd in (ready_w, go_r, err_w) + ((join_fd,) if join_fd is not None else ()):
+        os.close(fd)
+    ready = os.read(ready_r, 1)
+    os.close(ready_r)
+    child = Child(pid, go_w, err_r)
+    if ready != READY:
+        reason = read_failure(child)
+        reap(pid)
+        raise DocklineError(f"container setup failed: {reason}")
+    return child
+
+
+def configure_network(
+    engine: Engine, txn: Txn, undo: Rollback, *, spec: ContainerSpec, container: Container, pid: int
+) -> Container:
+    """The net mode's part: bridge attaches an endpoint, none only brings `lo` up."""
+    ref = netns.ref_for_pid(pid)
+    sandbox = None
+    if spec.net_mode.kind in ("bridge", "none"):
+        sandbox = netns.link_netns(engine.paths.netns_dir, sandbox_link_name(spec.id), pid)
+        undo.push(netns.unlink_netns, sandbox)
+    if spec.net_mode.kind == "bridge":
+        engine.attach(
+            txn,
+            undo,
+            spec.net_mode.target,
+            ref,
+            ip=spec.ip,
+            mac=spec.mac,
+            container_id=spec.id,
+        )
+    elif spec.net_mode.kind == "none":
+        fd = netns.open_netns(ref.path)
+        try:
+            with Netlink.open(fd) as inner:
+                set_link_up(inner, 1)  # lo is always ifindex 1 in a new namespace
+        finally:
+            os.close(fd)
+    return replace(
+        container,
+        state="running",
+        pid=pid,
+        pid_start=ref.pid_start,
+        started=time.time(),
+        sandbox_key=sandbox,
+    )
+
+
+def release(child: Child, engine: Engine, container: Container) -> None:
+    """Say "go"; if exec fails, clean up and raise with Docker's 126/127."""
+    os.write(child.go_w, GO)
+    os.close(child.go_w)
+    failure = read_failure(child)
+    if not failure:
+        return
+    stage, _, rest = failure.partition(":")
+    code_text, _, message = rest.partition(":")
+    status = ExitStatus.DOCKLINE
+    if stage == "exec" and code_text.isdigit():
+        status = exit_status_for_exec_errno(int(code_text))
+    reap(child.pid)
+    finish(engine, container.id, int(status))
+    raise CommandError(container.command[0], message or failure, status)
+
+
+def read_failure(child: Child) -> str:
+    chunks = []
+    while chunk := os.read(child.err_r, 4096):
+        chunks.append(chunk)
+    os.close(child.err_r)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def kill_and_reap(child: Child) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.pid, signal.SIGKILL)
+    reap(child.pid)
+
+
+def reap(pid: int) -> int:
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return int(ExitStatus.DOCKLINE)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def wait_exit(pid: int) -> int:
+    """The container's exit status: its code, or 128 + the signal that killed it."""
+    return reap(pid)
+
+
+def forward_signals(pid: int) -> dict[int, object]:
+    """Pass the signals a user sends to `run` on to the container, as `docker run` does."""
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    return {int(s): signal.signal(s, forward) for s in FORWARDED_SIGNALS}
+
+
+def restore_signals(previous: dict[int, object]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def finish(engine: Engine, container_id: str, status: int) -> None:
+    """After the container exits: its network, sandbox link and (with --rm) record go."""
+    with engine.store.transaction() as txn:
+        container = txn.get_container(container_id)
+        if container is None:
+            return
+        release_network(engine, txn, container)
+        if container.auto_remove:
+            txn.delete_container(container.id)
+            remove_log(engine.paths, container.id)
+        else:
+            txn.put_container(
+                replace(container, state="exited", exit_code=status, finished=time.time())
+            )
+
+
+def release_network(engine: Engine, txn: Txn, container: Container) -> list[BaseException]:
+    """Detach a stopped container's endpoints and remove its sandbox link.
+
+    The namespace dies with its last process and takes the veth pair with it, so the veth is
+    deleted here (20 ms of kernel time) only if a `container:` joiner keeps the namespace alive.
+    """
+    endpoints = txn.list_endpoints(container_id=container.id)
+    joined = [
+        c
+        for c in txn.list_containers()
+        if c.net_mode.kind == "container"
+        and c.id != container.id
+        and is_running(c)
+        and c.net_mode.target == container.id
+    ]
+    failures = engine.detach(txn, endpoints, delete_veths=bool(joined))
+    if container.sandbox_key:
+        netns.unlink_netns(container.sandbox_key)
+    return failures
+
+
+def remove_log(paths: Paths, container_id: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(log_path(paths, container_id))

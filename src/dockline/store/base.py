@@ -1,0 +1,87 @@
+"""The state store interface: what the engine needs from any backend (SQLite now, etcd later).
+
+A backend gives transactions; every dockline operation runs inside exactly one. A transaction is
+serialisable against every other process using the same store (SQLite: `BEGIN IMMEDIATE`; etcd:
+a lock lease), commits when its `with` block ends normally and rolls back on an exception. The
+engine holds one open across the kernel steps of an operation, so that a crash (even `kill -9`)
+rolls the store back by itself and leaves at most kernel objects, which `gc` can find.
+
+Lookups return None for "absent"; writes raise `Conflict` where uniqueness would break.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from dockline.model import Container, Endpoint, IPAddress, Network
+
+
+class Txn(Protocol):
+    """One serialisable unit of work on the store."""
+
+    # networks
+    def get_network(self, name_or_id: str) -> Network | None:
+        """By exact name, full ID, or unique ID prefix."""
+        ...
+
+    def list_networks(self) -> list[Network]: ...
+
+    def put_network(self, network: Network) -> None:
+        """Insert or replace by ID; Conflict if another network has that name."""
+        ...
+
+    def delete_network(self, network_id: str) -> None: ...
+
+    # containers
+    def get_container(self, name_or_id: str) -> Container | None:
+        """By exact name, full ID, or unique ID prefix; Conflict if a prefix is ambiguous."""
+        ...
+
+    def list_containers(self) -> list[Container]: ...
+
+    def put_container(self, container: Container) -> None:
+        """Insert or replace by ID; Conflict if another container has that name."""
+        ...
+
+    def delete_container(self, container_id: str) -> None: ...
+
+    # endpoints
+    def get_endpoint(self, endpoint_id: str) -> Endpoint | None: ...
+
+    def list_endpoints(
+        self, *, network_id: str | None = None, container_id: str | None = None
+    ) -> list[Endpoint]: ...
+
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        """Insert or replace by ID; Conflict if the host_ifname is already recorded."""
+        ...
+
+    def delete_endpoint(self, endpoint_id: str) -> None: ...
+
+    # IPAM
+    def leased_addresses(self, network_id: str) -> set[IPAddress]: ...
+
+    def add_lease(self, network_id: str, address: IPAddress, endpoint_id: str) -> None:
+        """Reserve one address; Conflict naming the address if it is already leased."""
+        ...
+
+    def release_leases(self, endpoint_id: str) -> None:
+        """Drop every lease held by an endpoint (no error if none)."""
+        ...
+
+    def get_ipam_cursor(self, network_id: str) -> IPAddress | None:
+        """The last address handed out on the network, so the next one starts after it."""
+        ...
+
+    def set_ipam_cursor(self, network_id: str, address: IPAddress) -> None: ...
+
+
+class Store(Protocol):
+    """A state backend."""
+
+    def transaction(self) -> AbstractContextManager[Txn]:
+        """Begin an exclusive (write) transaction; commit on normal exit, roll back on error."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,617 @@
+"""The embedded state store: one SQLite file in a private directory, shared by all dockline runs.
+
+Each operation is one `BEGIN IMMEDIATE` transaction, so concurrent CLI runs serialise on SQLite's
+write lock (waiting up to 30 s) and a process killed mid-way leaves no half-written state. WAL mode
+lets readers proceed beside the writer. The first run builds the database aside and links it into
+place; the schema is versioned with `PRAGMA user_version`, which later opens only read.
+
+This module owns rows <-> dataclasses and uniqueness errors; it does not validate names, IDs or
+addresses (the callers do) and touches nothing but its own directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_interface
+from typing import Any, TypeVar
+
+from dockline.errors import Conflict, NotFound, StoreError
+from dockline.model import Container, Endpoint, IPAddress, NetMode, NetnsRef, Network
+
+T = TypeVar("T")
+DB_NAME = "dockline.db"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30
+
+# Leases name their endpoint without a foreign key: an address is reserved before its endpoint
+# row exists (plan, then record), and delete_endpoint releases them explicitly.
+_SCHEMA = (
+    """CREATE TABLE networks (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, driver TEXT NOT NULL,
+        bridge TEXT NOT NULL, subnet TEXT NOT NULL, gateway TEXT NOT NULL, ip_range TEXT,
+        default_gateway TEXT, mtu INTEGER NOT NULL, managed_bridge INTEGER NOT NULL,
+        created REAL NOT NULL)""",
+    """CREATE TABLE containers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, net_mode TEXT NOT NULL,
+        net_target TEXT NOT NULL, command TEXT NOT NULL, state TEXT NOT NULL, pid INTEGER,
+        pid_start INTEGER, monitor_pid INTEGER, monitor_start INTEGER, hostname TEXT NOT NULL,
+        rootfs TEXT, privileged INTEGER NOT NULL, auto_remove INTEGER NOT NULL,
+        exit_code INTEGER, created REAL NOT NULL, started REAL, finished REAL,
+        requested_ip TEXT, requested_mac TEXT, sandbox_key TEXT, labels TEXT NOT NULL)""",
+    """CREATE TABLE endpoints (
+        id TEXT PRIMARY KEY, network_id TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT, netns_path TEXT NOT NULL, netns_dev INTEGER NOT NULL,
+        netns_ino INTEGER NOT NULL, netns_pid INTEGER, netns_pid_start INTEGER,
+        ifname TEXT NOT NULL, host_ifname TEXT NOT NULL UNIQUE, mac TEXT NOT NULL,
+        addresses TEXT NOT NULL, gateway TEXT, netns_link TEXT, created REAL NOT NULL)""",
+    "CREATE INDEX endpoints_by_network ON endpoints(network_id)",
+    "CREATE INDEX endpoints_by_container ON endpoints(container_id)",
+    """CREATE TABLE leases (
+        network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+        address TEXT NOT NULL, endpoint_id TEXT NOT NULL,
+        PRIMARY KEY (network_id, address)) WITHOUT ROWID""",
+    "CREATE INDEX leases_by_endpoint ON leases(endpoint_id)",
+    """CREATE TABLE ipam_cursor (
+        network_id TEXT PRIMARY KEY REFERENCES networks(id) ON DELETE CASCADE,
+        address TEXT NOT NULL) WITHOUT ROWID""",
+)
+
+_NETWORK_COLS = (
+    "id",
+    "name",
+    "driver",
+    "bridge",
+    "subnet",
+    "gateway",
+    "ip_range",
+    "default_gateway",
+    "mtu",
+    "managed_bridge",
+    "created",
+)
+_CONTAINER_COLS = (
+    "id",
+    "name",
+    "net_mode",
+    "net_target",
+    "command",
+    "state",
+    "pid",
+    "pid_start",
+    "monitor_pid",
+    "monitor_start",
+    "hostname",
+    "rootfs",
+    "privileged",
+    "auto_remove",
+    "exit_code",
+    "created",
+    "started",
+    "finished",
+    "requested_ip",
+    "requested_mac",
+    "sandbox_key",
+    "labels",
+)
+_ENDPOINT_COLS = (
+    "id",
+    "network_id",
+    "container_id",
+    "netns_path",
+    "netns_dev",
+    "netns_ino",
+    "netns_pid",
+    "netns_pid_start",
+    "ifname",
+    "host_ifname",
+    "mac",
+    "addresses",
+    "gateway",
+    "netns_link",
+    "created",
+)
+
+
+def _upsert_sql(table: str, cols: tuple[str, ...]) -> str:
+    """Insert or update by id in place (no delete+insert, so foreign keys see no deletion)."""
+    names = ", ".join(cols)
+    values = ", ".join(f":{c}" for c in cols)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT(id) DO UPDATE SET {updates}"
+    )
+
+
+_PUT_NETWORK = _upsert_sql("networks", _NETWORK_COLS)
+_PUT_CONTAINER = _upsert_sql("containers", _CONTAINER_COLS)
+_PUT_ENDPOINT = _upsert_sql("endpoints", _ENDPOINT_COLS)
+
+
+class SqliteStore:
+    """The state store in `root/dockline.db`; `root` must be a real directory we own."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.path = os.path.join(root, DB_NAME)
+        ensure_private_dir(root)
+        if not check_private_file(self.path):
+            create_database(self.path)
+            check_private_file(self.path)
+        self._conn = _connect(self.path)
+        self._in_txn = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteTxn]:
+        """An exclusive transaction: commit when the block ends normally, roll back on error."""
+        if self._in_txn:
+            raise RuntimeError(f"nested transaction on state store {self.path}")
+        self._in_txn = True
+        try:
+            self._begin()
+            txn = SqliteTxn(self._conn)
+            try:
+                yield txn
+            except BaseException as exc:
+                txn.close()
+                self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"state store {self.path}: {exc}") from exc
+                raise
+            txn.close()
+            self._commit()
+        finally:
+            self._in_txn = False
+
+    def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"state store {self.path}: cannot begin a transaction "
+                f"(waited up to {BUSY_TIMEOUT_S} s for other dockline processes): {exc}"
+            ) from exc
+
+    def _commit(self) -> None:
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StoreError(f"state store {self.path}: commit failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def ensure_private_dir(root: str) -> None:
+    """Make `root` (mode 0700) if missing; refuse a symlink, a non-directory or another owner."""
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        try:
+            os.makedirs(root, mode=0o700)
+        except OSError as exc:
+            raise StoreError(f"cannot create state directory {root}: {exc.strerror}") from exc
+        st = os.lstat(root)
+    if stat.S_ISLNK(st.st_mode):
+        raise StoreError(f"state directory {root} is a symlink; refusing to use it")
+    if not stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"state directory {root} is not a directory")
+    _check_owner(root, st, "state directory")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(root, 0o700)
+
+
+def check_private_file(path: str) -> bool:
+    """False if the database file is missing; StoreError unless it is a regular file we own."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot open state store {path}: {exc.strerror}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise StoreError(f"state store {path} is not a regular file")
+        _check_owner(path, st, "state store")
+        if stat.S_IMODE(st.st_mode) != 0o600:
+            os.fchmod(fd, 0o600)  # SQLite gives -wal/-shm the mode of the database file
+    finally:
+        os.close(fd)
+    return True
+
+
+def create_database(path: str) -> None:
+    """Build a complete database (WAL mode, schema) aside, then link it into place atomically.
+
+    Concurrent first runs each build their own and the first link wins, so no process ever sees
+    a database without its schema, and nobody has to switch a shared file to WAL mode (which
+    fails at once, not after the busy timeout, while another process is reading it).
+    """
+    tmp = f"{path}.new-{os.getpid()}"
+    for leftover in (tmp, f"{tmp}-wal", f"{tmp}-shm", f"{tmp}-journal"):
+        _unlink_missing_ok(leftover)  # from a crashed run that had our pid
+    try:
+        os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent, in the file header
+            _create_schema(conn)
+        finally:
+            conn.close()
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process linked its database first; it is as good as ours
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot create state store {path}: {exc}") from exc
+    finally:
+        _unlink_missing_ok(tmp)
+
+
+def _unlink_missing_ok(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _check_owner(path: str, st: os.stat_result, what: str) -> None:
+    if st.st_uid != os.geteuid():
+        raise StoreError(
+            f"{what} {path} is owned by uid {st.st_uid}, not {os.geteuid()}; refusing to use it"
+        )
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    """Open the database and check its schema version; per-connection settings every time."""
+    old_umask = os.umask(0o077)  # belt and braces for -wal/-shm, should SQLite create them
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                _adopt_database(conn, path, version)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"state store {path} is unusable: {exc}") from exc
+    finally:
+        os.umask(old_umask)
+    return conn
+
+
+def _adopt_database(conn: sqlite3.Connection, path: str, version: int) -> None:
+    """A database file we did not create (say, an empty one): give it our schema in place."""
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"state store {path} has schema version {version}; this dockline knows only "
+            f"up to {SCHEMA_VERSION} (written by a newer dockline?)"
+        )
+    # If another process is reading, the switch fails at once: then stay in rollback-journal
+    # mode, slower but as safe (BEGIN IMMEDIATE still serialises writers); a later open retries.
+    with suppress(sqlite3.OperationalError):
+        conn.execute("PRAGMA journal_mode = WAL")
+    _create_schema(conn)
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables in one transaction, unless a concurrent process already has."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class SqliteTxn:
+    """One open transaction; every method runs inside it. Unusable once its block has ended."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn: sqlite3.Connection | None = conn
+
+    def close(self) -> None:
+        self._conn = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("state store transaction used after its block ended")
+        return self._conn
+
+    # networks
+
+    def get_network(self, name_or_id: str) -> Network | None:
+        return _lookup(self._db(), "networks", "network", name_or_id, _row_to_network)
+
+    def list_networks(self) -> list[Network]:
+        rows = self._db().execute("SELECT * FROM networks ORDER BY created, name")
+        return [_row_to_network(r) for r in rows]
+
+    def put_network(self, network: Network) -> None:
+        try:
+            self._db().execute(_PUT_NETWORK, _network_params(network))
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
+                raise Conflict(f'network with name "{network.name}" already exists') from None
+            raise
+
+    def delete_network(self, network_id: str) -> None:
+        db = self._db()
+        row = db.execute(
+            "SELECT name, (SELECT count(*) FROM endpoints WHERE network_id = :id) AS n"
+            " FROM networks WHERE id = :id",
+            {"id": network_id},
+        ).fetchone()
+        if row is None:
+            return
+        if row["n"]:
+            raise Conflict(f"network {row['name']} has {row['n']} active endpoint(s)")
+        db.execute("DELETE FROM networks WHERE id = ?", (network_id,))
+
+    # containers
+
+    def get_container(self, name_or_id: str) -> Container | None:
+        return _lookup(self._db(), "containers", "container", name_or_id, _row_to_container)
+
+    def list_containers(self) -> list[Container]:
+        rows = self._db().execute("SELECT * FROM containers ORDER BY created, name")
+        return [_row_to_container(r) for r in rows]
+
+    def put_container(self, container: Container) -> None:
+        db = self._db()
+        try:
+            db.execute(_PUT_CONTAINER, _container_params(container))
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
+                raise
+            holder = db.execute(
+                "SELECT id FROM containers WHERE name = ?", (container.name,)
+            ).fetchone()
+            by = f" by container {holder['id'][:12]}" if holder else ""
+            raise Conflict(f'container name "{container.name}" is already in use{by}') from None
+
+    def delete_container(self, container_id: str) -> None:
+        self._db().execute("DELETE FROM containers WHERE id = ?", (container_id,))
+
+    # endpoints
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint | None:
+        row = self._db().execute("SELECT * FROM endpoints WHERE id = ?", (endpoint_id,))
+        found = row.fetchone()
+        return None if found is None else _row_to_endpoint(found)
+
+    def list_endpoints(
+        self, *, network_id: str | None = None, container_id: str | None = None
+    ) -> list[Endpoint]:
+        rows = self._db().execute(
+            "SELECT * FROM endpoints WHERE (:net IS NULL OR network_id = :net)"
+            " AND (:ctr IS NULL OR container_id = :ctr) ORDER BY created, id",
+            {"net": network_id, "ctr": container_id},
+        )
+        return [_row_to_endpoint(r) for r in rows]
+
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        db = self._db()
+        try:
+            db.execute(_PUT_ENDPOINT, _endpoint_params(endpoint))
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
+                raise NotFound("network", endpoint.network_id) from None
+            if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
+                raise
+            holder = db.execute(
+                "SELECT id FROM endpoints WHERE host_ifname = ?", (endpoint.host_ifname,)
+            ).fetchone()
+            by = f" by endpoint {holder['id'][:12]}" if holder else ""
+            raise Conflict(f"host interface {endpoint.host_ifname} is already in use{by}") from None
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        db = self._db()
+        db.execute("DELETE FROM leases WHERE endpoint_id = ?", (endpoint_id,))
+        db.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
+
+    # IPAM
+
+    def leased_addresses(self, network_id: str) -> set[IPAddress]:
+        rows = self._db().execute("SELECT address FROM leases WHERE network_id = ?", (network_id,))
+        return {ip_address(r[0]) for r in rows}
+
+    def add_lease(self, network_id: str, address: IPAddress, endpoint_id: str) -> None:
+        try:
+            self._db().execute(
+                "INSERT INTO leases (network_id, address, endpoint_id) VALUES (?, ?, ?)",
+                (network_id, str(address), endpoint_id),
+            )
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
+                raise NotFound("network", network_id) from None
+            raise Conflict(f"IP address {address} is already in use") from None
+
+    def release_leases(self, endpoint_id: str) -> None:
+        self._db().execute("DELETE FROM leases WHERE endpoint_id = ?", (endpoint_id,))
+
+    def get_ipam_cursor(self, network_id: str) -> IPAddress | None:
+        row = (
+            self._db()
+            .execute("SELECT address FROM ipam_cursor WHERE network_id = ?", (network_id,))
+            .fetchone()
+        )
+        return None if row is None else ip_address(row[0])
+
+    def set_ipam_cursor(self, network_id: str, address: IPAddress) -> None:
+        try:
+            self._db().execute(
+                "INSERT INTO ipam_cursor (network_id, address) VALUES (?, ?)"
+                " ON CONFLICT(network_id) DO UPDATE SET address = excluded.address",
+                (network_id, str(address)),
+            )
+        except sqlite3.IntegrityError:
+            raise NotFound("network", network_id) from None
+
+
+def _lookup(
+    db: sqlite3.Connection,
+    table: str,
+    kind: str,
+    key: str,
+    convert: Callable[[sqlite3.Row], T],
+) -> T | None:
+    """Docker's lookup order: exact name, then full ID, then a unique ID prefix."""
+    if not key:
+        return None
+    row = db.execute(f"SELECT * FROM {table} WHERE name = ?", (key,)).fetchone()
+    if row is None:
+        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (key,)).fetchone()
+    if row is None:
+        rows = db.execute(
+            f"SELECT * FROM {table} WHERE substr(id, 1, ?) = ? LIMIT 2", (len(key), key)
+        ).fetchall()
+        if len(rows) > 1:
+            raise Conflict(f"multiple {kind}s match prefix {key}")
+        row = rows[0] if rows else None
+    return None if row is None else convert(row)
+
+
+def _opt(parse: Callable[[str], T], value: str | None) -> T | None:
+    return None if value is None else parse(value)
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _row_to_network(row: sqlite3.Row) -> Network:
+    return Network(
+        id=row["id"],
+        name=row["name"],
+        driver=row["driver"],
+        bridge=row["bridge"],
+        subnet=IPv4Network(row["subnet"]),
+        gateway=IPv4Address(row["gateway"]),
+        ip_range=_opt(IPv4Network, row["ip_range"]),
+        default_gateway=_opt(IPv4Address, row["default_gateway"]),
+        mtu=row["mtu"],
+        managed_bridge=bool(row["managed_bridge"]),
+        created=row["created"],
+    )
+
+
+def _network_params(n: Network) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "name": n.name,
+        "driver": n.driver,
+        "bridge": n.bridge,
+        "subnet": str(n.subnet),
+        "gateway": str(n.gateway),
+        "ip_range": _opt_str(n.ip_range),
+        "default_gateway": _opt_str(n.default_gateway),
+        "mtu": n.mtu,
+        "managed_bridge": int(n.managed_bridge),
+        "created": n.created,
+    }
+
+
+def _row_to_container(row: sqlite3.Row) -> Container:
+    return Container(
+        id=row["id"],
+        name=row["name"],
+        net_mode=NetMode(row["net_mode"], row["net_target"]),
+        command=tuple(json.loads(row["command"])),
+        state=row["state"],
+        pid=row["pid"],
+        pid_start=row["pid_start"],
+        monitor_pid=row["monitor_pid"],
+        monitor_start=row["monitor_start"],
+        hostname=row["hostname"],
+        rootfs=row["rootfs"],
+        privileged=bool(row["privileged"]),
+        auto_remove=bool(row["auto_remove"]),
+        exit_code=row["exit_code"],
+        created=row["created"],
+        started=row["started"],
+        finished=row["finished"],
+        requested_ip=_opt(IPv4Address, row["requested_ip"]),
+        requested_mac=row["requested_mac"],
+        sandbox_key=row["sandbox_key"],
+        labels=json.loads(row["labels"]),
+    )
+
+
+def _container_params(c: Container) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "net_mode": c.net_mode.kind,
+        "net_target": c.net_mode.target,
+        "command": json.dumps(list(c.command)),
+        "state": c.state,
+        "pid": c.pid,
+        "pid_start": c.pid_start,
+        "monitor_pid": c.monitor_pid,
+        "monitor_start": c.monitor_start,
+        "hostname": c.hostname,
+        "rootfs": c.rootfs,
+        "privileged": int(c.privileged),
+        "auto_remove": int(c.auto_remove),
+        "exit_code": c.exit_code,
+        "created": c.created,
+        "started": c.started,
+        "finished": c.finished,
+        "requested_ip": _opt_str(c.requested_ip),
+        "requested_mac": c.requested_mac,
+        "sandbox_key": c.sandbox_key,
+        "labels": json.dumps(c.labels, sort_keys=True),
+    }
+
+
+def _row_to_endpoint(row: sqlite3.Row) -> Endpoint:
+    return Endpoint(
+        id=row["id"],
+        network_id=row["network_id"],
+        netns=NetnsRef(
+            path=row["netns_path"],
+            dev=row["netns_dev"],
+            ino=row["netns_ino"],
+            pid=row["netns_pid"],
+            pid_start=row["netns_pid_start"],
+        ),
+        ifname=row["ifname"],
+        host_ifname=row["host_ifname"],
+        mac=row["mac"],
+        addresses=tuple(ip_interface(a) for a in json.loads(row["addresses"])),
+        gateway=_opt(ip_address, row["gateway"]),
+        container_id=row["container_id"],
+        netns_link=row["netns_link"],
+        created=row["created"],
+    )
+
+
+def _endpoint_params(e: Endpoint) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "network_id": e.network_id,
+        "container_id": e.container_id,
+        "netns_path": e.netns.path,
+        "netns_dev": e.netns.dev,
+        "netns_ino": e.netns.ino,
+        "netns_pid": e.netns.pid,
+        "netns_pid_start": e.netns.pid_start,
+        "ifname": e.ifname,
+        "host_ifname": e.host_ifname,
+        "mac": e.mac,
+        "addresses": json.dumps([str(a) for a in e.addresses]),
+        "gateway": _opt_str(e.gateway),
+        "netns_link": e.netns_link,
+        "created": e.created,
+    }

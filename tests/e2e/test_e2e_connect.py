@@ -1,0 +1,196 @@
+"""The source document's manual procedure as one command, gc after crashes, and concurrency."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from e2e_helpers import Dockline, wait_until
+
+from nslab import TestNetns
+
+
+class Lone:
+    """A process with an unconfigured netns, started by something else (`unshare -n`)."""
+
+    def __init__(self, host: TestNetns) -> None:
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", host.name, "unshare", "--net", "sleep", "300"]
+        )
+        own = os.stat(f"/proc/{self.proc.pid}/ns/net").st_ino if self.pid_alive() else 0
+        wait_until(lambda: self.netns_ino() not in (0, own), what="unshare")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def pid_alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def netns_ino(self) -> int:
+        try:
+            return os.stat(f"/proc/{self.pid}/ns/net").st_ino
+        except OSError:
+            return 0
+
+    def netns(self) -> TestNetns:
+        return TestNetns(str(self.pid))  # the name `network connect --pid` gives it
+
+    def stop(self) -> None:
+        if self.pid_alive():
+            self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def lone(dl: Dockline) -> Iterator[Lone]:
+    made: list[Lone] = []
+    yield _factory(dl, made)()
+    for p in made:
+        p.stop()
+
+
+def _factory(dl: Dockline, made: list[Lone]) -> type[Lone]:
+    class Tracked(Lone):
+        def __init__(self) -> None:
+            super().__init__(dl.ns)
+            made.append(self)
+
+    return Tracked  # type: ignore[return-value]
+
+
+def test_connect_by_pid_runs_the_five_steps(dl: Dockline, lone: Lone) -> None:
+    out = dl("network", "connect", "bridge", "--pid", str(lone.pid)).stdout
+    assert "172.17.0.2/16" in out
+    assert os.readlink(f"/run/netns/{lone.pid}") == f"/proc/{lone.pid}/ns/net"
+    [eth0] = lone.netns().ip_json("addr", "show", "eth0")
+    assert eth0["address"] == "02:42:ac:11:00:02"
+    routes = lone.netns().ip_json("route", "show", "default")
+    assert routes[0]["gateway"] == "172.17.0.1"
+    assert dl.ns.run("ping", "-c", "1", "-W", "2", "172.17.0.2").returncode == 0
+    [attached] = dl.network()["Containers"].values()
+    assert attached["IPv4Address"] == "172.17.0.2/16"
+    assert re.fullmatch(r"veth[0-9a-f]{7}", attached["HostInterface"])
+
+
+def test_connect_with_ip_mac_and_ifname(dl: Dockline, lone: Lone) -> None:
+    dl(
+        "network",
+        "connect",
+        "bridge",
+        "--pid",
+        str(lone.pid),
+        "--ip",
+        "172.17.42.99",
+        "--mac-address",
+        "12:34:56:78:9a:bc",
+        "--ifname",
+        "net0",
+    )
+    [net0] = lone.netns().ip_json("addr", "show", "net0")
+    assert net0["address"] == "12:34:56:78:9a:bc"
+    assert any(a["local"] == "172.17.42.99" for a in net0["addr_info"])
+
+
+def test_disconnect_undoes_connect(dl: Dockline, lone: Lone) -> None:
+    dl("network", "connect", "bridge", "--pid", str(lone.pid))
+    dl("network", "disconnect", "bridge", "--pid", str(lone.pid))
+    assert dl.veths() == []
+    assert not os.path.lexists(f"/run/netns/{lone.pid}")
+    inside = subprocess.run(
+        ["nsenter", "-t", str(lone.pid), "-n", "ip", "-o", "link"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert [line.split(": ")[1] for line in inside.splitlines()] == ["lo"]
+    assert dl.network()["Containers"] == {}
+
+
+def test_connect_by_netns_path(dl: Dockline, netns_factory: object) -> None:
+    other: TestNetns = netns_factory()  # type: ignore[operator]
+    dl("network", "connect", "bridge", "--netns", other.path)
+    assert any(
+        a["local"] == "172.17.0.2" for a in other.ip_json("addr", "show", "eth0")[0]["addr_info"]
+    )
+    dl("network", "disconnect", "bridge", "--netns", other.path)
+    assert [link["ifname"] for link in other.ip_json("link", "show")] == ["lo"]
+    assert dl.veths() == []
+
+
+def test_process_exit_takes_its_network_and_gc_clears_the_rest(dl: Dockline, lone: Lone) -> None:
+    dl("network", "connect", "bridge", "--pid", str(lone.pid))
+    lone.stop()
+    wait_until(lambda: dl.veths() == [], what="the veth to go with the namespace")
+    report = dl("gc", "--format", "json").stdout
+    assert '"Endpoints": ["' in report
+    assert not os.path.lexists(f"/run/netns/{lone.pid}")
+    assert dl.network()["Containers"] == {}
+    assert '"Endpoints": []' in dl("gc", "--format", "json").stdout  # twice is a no-op
+
+
+def test_gc_after_kill_9_of_container_and_monitor(dl: Dockline) -> None:
+    dl("run", "-d", "--name", "victim", "--", "sleep", "300")
+    pid = dl.inspect("victim")["State"]["Pid"]
+    monitor = _parent(pid)
+    os.kill(monitor, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}"), what="the container to die")
+    assert dl.network()["Containers"] != {}  # nobody cleaned up yet
+    dl("gc")
+    assert dl.inspect("victim")["State"]["Status"] == "exited"
+    assert dl.network()["Containers"] == {}
+    wait_until(lambda: dl.veths() == [], what="veth removal")
+    assert not [n for n in os.listdir("/run/netns") if n.startswith("dockline-")]
+
+
+def test_stop_cleans_up_when_the_monitor_was_killed(dl: Dockline) -> None:
+    dl("run", "-d", "--name", "orphan", "--", "sleep", "300")
+    pid = dl.inspect("orphan")["State"]["Pid"]
+    os.kill(_parent(pid), signal.SIGKILL)
+    dl("gc")
+    assert dl.inspect("orphan")["State"]["Running"]  # gc leaves a live container alone
+    dl("stop", "-t", "0", "orphan")
+    assert dl.inspect("orphan")["State"]["Status"] == "exited"
+    assert dl.network()["Containers"] == {}
+
+
+def test_gc_removes_unrecorded_veths_on_our_bridge_only(dl: Dockline) -> None:
+    dl("network", "ls")
+    dl.ns.run("ip", "link", "add", "vethdead001", "type", "veth", "peer", "name", "p1")
+    dl.ns.run("ip", "link", "set", "vethdead001", "master", "dockline0")
+    dl.ns.run("ip", "link", "add", "vethdead002", "type", "veth", "peer", "name", "p2")
+    dl.ns.run("ip", "link", "add", "mine0", "type", "veth", "peer", "name", "p3")
+    dl.ns.run("ip", "link", "set", "mine0", "master", "dockline0")
+    dl("gc")
+    names = {str(link["ifname"]) for link in dl.host_links()}
+    assert "vethdead001" not in names
+    assert {"vethdead002", "mine0"} <= names
+
+
+def test_fifty_concurrent_connects_get_distinct_addresses(dl: Dockline) -> None:
+    dl("network", "ls")
+    procs = [Lone(dl.ns) for _ in range(50)]
+    try:
+        runs = [dl.popen("network", "connect", "bridge", "--pid", str(p.pid)) for p in procs]
+        results = [(r.wait(timeout=120), r.stdout.read() if r.stdout else "") for r in runs]
+        assert [code for code, _ in results] == [0] * 50, results
+        attached = dl.network()["Containers"].values()
+        assert len({a["IPv4Address"] for a in attached}) == 50
+        assert len({a["MacAddress"] for a in attached}) == 50
+        assert len({a["HostInterface"] for a in attached}) == 50
+        assert len(dl.veths()) == 50
+    finally:
+        for p in procs:
+            p.stop()
+    dl("gc")
+    assert dl.network()["Containers"] == {}
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])

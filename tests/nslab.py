@@ -1,0 +1,50 @@
+"""Helpers for tests: throwaway network namespaces made and inspected with iproute2."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from dataclasses import dataclass
+
+NS_PREFIX = "dltest-"
+
+
+@dataclass(frozen=True)
+class TestNetns:
+    """A throwaway namespace made by `ip netns add`."""
+
+    __test__ = False  # not a test class, despite its name
+
+    name: str
+
+    @property
+    def path(self) -> str:
+        return f"/run/netns/{self.name}"
+
+    def run(self, *argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+        """Run a command inside this namespace (`ip netns exec`)."""
+        return subprocess.run(  # type: ignore[call-overload, no-any-return]
+            ["ip", "netns", "exec", self.name, *argv],
+            check=check,
+            capture_output=True,
+            text=True,
+            **kw,
+        )
+
+    def ip_json(self, *args: str) -> list[dict[str, object]]:
+        """`ip -j ARGS` inside this namespace, parsed."""
+        out = self.run("ip", "-j", *args).stdout
+        return json.loads(out) if out.strip() else []  # type: ignore[no-any-return]
+
+
+def make_netns() -> TestNetns:
+    name = NS_PREFIX + secrets.token_hex(4)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    ns = TestNetns(name)
+    ns.run("ip", "link", "set", "lo", "up")
+    return ns
+
+
+def delete_netns(ns: TestNetns) -> None:
+    subprocess.run(["ip", "netns", "del", ns.name], check=False, capture_output=True)

@@ -1,0 +1,607 @@
+"""The SQLite state store: round trips, uniqueness, lookups, transactions, safety, concurrency.
+
+Files and permissions are checked with os.stat and the database with a separate sqlite3
+connection, not only through the store itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
+from pathlib import Path
+
+import pytest
+
+from dockline.errors import Conflict, NotFound, StoreError
+from dockline.model import Container, Endpoint, NetMode, NetnsRef, Network
+from dockline.store import open_store
+from dockline.store.sqlite import SCHEMA_VERSION, SqliteStore
+
+NET_ID = "a" * 64
+
+
+def make_network(id: str = NET_ID, name: str = "bridge", **changes: object) -> Network:
+    fields: dict[str, object] = {
+        "id": id,
+        "name": name,
+        "driver": "bridge",
+        "bridge": "dockline0",
+        "subnet": IPv4Network("172.17.0.0/16"),
+        "gateway": IPv4Address("172.17.0.1"),
+        "created": 1700000000.25,
+    }
+    fields.update(changes)
+    return Network(**fields)  # type: ignore[arg-type]
+
+
+def make_container(id: str, name: str, **changes: object) -> Container:
+    fields: dict[str, object] = {
+        "id": id,
+        "name": name,
+        "net_mode": NetMode("bridge"),
+        "command": ("sh", "-c", "echo 'hi there' \"ü\""),
+    }
+    fields.update(changes)
+    return Container(**fields)  # type: ignore[arg-type]
+
+
+def make_endpoint(id: str, host_ifname: str, **changes: object) -> Endpoint:
+    fields: dict[str, object] = {
+        "id": id,
+        "network_id": NET_ID,
+        "netns": NetnsRef(path="/proc/123/ns/net", dev=4, ino=4026532281, pid=123, pid_start=9876),
+        "ifname": "eth0",
+        "host_ifname": host_ifname,
+        "mac": "02:42:ac:11:00:02",
+        "addresses": (IPv4Interface("172.17.0.2/16"),),
+        "gateway": IPv4Address("172.17.0.1"),
+    }
+    fields.update(changes)
+    return Endpoint(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> str:
+    return str(tmp_path / "state")
+
+
+@pytest.fixture
+def store(root: str) -> Iterator[SqliteStore]:
+    s = SqliteStore(root)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def with_network(store: SqliteStore) -> SqliteStore:
+    with store.transaction() as txn:
+        txn.put_network(make_network())
+    return store
+
+
+def raw_rows(root: str, sql: str) -> list[tuple[object, ...]]:
+    """Read the database through a connection of our own, not the store's."""
+    conn = sqlite3.connect(os.path.join(root, "dockline.db"))
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+# round trips
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        make_network(),
+        make_network(
+            ip_range=IPv4Network("172.17.5.0/24"),
+            default_gateway=IPv4Address("172.17.0.254"),
+            mtu=9000,
+            managed_bridge=False,
+        ),
+    ],
+)
+def test_network_round_trip(store: SqliteStore, network: Network) -> None:
+    with store.transaction() as txn:
+        txn.put_network(network)
+    with store.transaction() as txn:
+        assert txn.get_network(network.name) == network
+        assert txn.list_networks() == [network]
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        NetMode("bridge"),
+        NetMode("bridge", "backend"),
+        NetMode("host"),
+        NetMode("none"),
+        NetMode("container", "b" * 64),
+    ],
+)
+def test_container_round_trip_each_net_mode(store: SqliteStore, mode: NetMode) -> None:
+    full = make_container(
+        "c" * 64,
+        "web",
+        net_mode=mode,
+        state="exited",
+        pid=4242,
+        pid_start=123456,
+        monitor_pid=4241,
+        monitor_start=123450,
+        hostname="cccccccccccc",
+        rootfs="/srv/rootfs",
+        privileged=True,
+        auto_remove=True,
+        exit_code=137,
+        created=1.5,
+        started=2.5,
+        finished=3.5,
+        requested_ip=IPv4Address("172.17.0.9"),
+        requested_mac="02:42:ac:11:00:09",
+        sandbox_key="/run/netns/cccc",
+        labels={"a": "1", "ü": "x=y"},
+    )
+    minimal = make_container("d" * 64, "db", net_mode=mode)
+    with store.transaction() as txn:
+        txn.put_container(full)
+        txn.put_container(minimal)
+    with store.transaction() as txn:
+        assert txn.get_container("web") == full
+        assert txn.get_container("db") == minimal
+        assert txn.list_containers() == [minimal, full]  # by created time
+
+
+def test_endpoint_round_trip(with_network: SqliteStore) -> None:
+    dual = make_endpoint(
+        "e1",
+        "veth1111111",
+        addresses=(IPv4Interface("172.17.0.2/16"), IPv6Interface("fd00::2/64")),
+        gateway=IPv6Address("fd00::1"),
+        container_id="c" * 64,
+        netns_link="/run/netns/web",
+        created=5.0,
+    )
+    bare = make_endpoint(
+        "e2",
+        "veth2222222",
+        netns=NetnsRef(path="/run/netns/x", dev=4, ino=1),
+        addresses=(),
+        gateway=None,
+    )
+    with with_network.transaction() as txn:
+        txn.put_endpoint(dual)
+        txn.put_endpoint(bare)
+    with with_network.transaction() as txn:
+        assert txn.get_endpoint("e1") == dual
+        assert txn.get_endpoint("e2") == bare
+        assert txn.get_endpoint("e3") is None
+        assert txn.list_endpoints() == [bare, dual]
+        assert txn.list_endpoints(container_id="c" * 64) == [dual]
+        assert txn.list_endpoints(network_id=NET_ID) == [bare, dual]
+        assert txn.list_endpoints(network_id="other") == []
+
+
+def test_put_replaces_by_id(store: SqliteStore) -> None:
+    with store.transaction() as txn:
+        txn.put_network(make_network())
+        txn.put_container(make_container("c1", "web"))
+    with store.transaction() as txn:
+        txn.put_network(make_network(name="renamed", mtu=1400))
+        txn.put_container(make_container("c1", "web", state="running", pid=7))
+    with store.transaction() as txn:
+        assert txn.get_network("bridge") is None
+        assert txn.list_networks() == [make_network(name="renamed", mtu=1400)]
+        assert txn.list_containers() == [make_container("c1", "web", state="running", pid=7)]
+
+
+def test_update_keeps_dependents(with_network: SqliteStore) -> None:
+    """Replacing a network row must not cascade to its leases (upsert, not delete+insert)."""
+    with with_network.transaction() as txn:
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e1")
+        txn.set_ipam_cursor(NET_ID, IPv4Address("172.17.0.2"))
+        txn.put_network(make_network(mtu=1400))
+    with with_network.transaction() as txn:
+        assert txn.leased_addresses(NET_ID) == {IPv4Address("172.17.0.2")}
+        assert txn.get_ipam_cursor(NET_ID) == IPv4Address("172.17.0.2")
+
+
+# uniqueness
+
+
+def test_container_name_taken(store: SqliteStore) -> None:
+    with store.transaction() as txn:
+        txn.put_container(make_container("c" * 64, "web"))
+    with pytest.raises(Conflict) as info, store.transaction() as txn:
+        txn.put_container(make_container("d" * 64, "web"))
+    assert str(info.value) == 'container name "web" is already in use by container cccccccccccc'
+    with store.transaction() as txn:
+        assert [c.id for c in txn.list_containers()] == ["c" * 64]
+
+
+def test_network_name_taken(with_network: SqliteStore) -> None:
+    with pytest.raises(Conflict, match='network with name "bridge" already exists'):
+        with with_network.transaction() as txn:
+            txn.put_network(make_network(id="b" * 64))
+
+
+def test_host_ifname_taken(with_network: SqliteStore) -> None:
+    with with_network.transaction() as txn:
+        txn.put_endpoint(make_endpoint("e1", "veth1234567"))
+    with pytest.raises(Conflict, match="host interface veth1234567 is already in use by e"):
+        with with_network.transaction() as txn:
+            txn.put_endpoint(make_endpoint("e2", "veth1234567"))
+
+
+def test_endpoint_on_unknown_network(store: SqliteStore) -> None:
+    with pytest.raises(NotFound, match=f"no such network: {NET_ID}"), store.transaction() as txn:
+        txn.put_endpoint(make_endpoint("e1", "veth1234567"))
+
+
+# lookups
+
+
+def test_lookup_order_and_prefixes(store: SqliteStore) -> None:
+    with store.transaction() as txn:
+        txn.put_container(make_container("abc123" + "0" * 58, "web"))
+        txn.put_container(make_container("abd456" + "0" * 58, "abc"))  # a name like a prefix
+        txn.put_container(make_container("fff000" + "0" * 58, "db"))
+    with store.transaction() as txn:
+        assert _id(txn.get_container("web")) == "abc123"
+        assert _id(txn.get_container("abc")) == "abd456"  # exact name beats the ID prefix
+        assert _id(txn.get_container("abc123" + "0" * 58)) == "abc123"  # full ID
+        assert _id(txn.get_container("abc1")) == "abc123"  # unique prefix
+        assert _id(txn.get_container("f")) == "fff000"
+        assert txn.get_container("abe") is None
+        assert txn.get_container("") is None
+        with pytest.raises(Conflict, match="^multiple containers match prefix ab$"):
+            txn.get_container("ab")
+
+
+def test_network_prefix_lookup(store: SqliteStore) -> None:
+    with store.transaction() as txn:
+        txn.put_network(make_network(id="12ab" + "0" * 60, name="one"))
+        txn.put_network(
+            make_network(id="12cd" + "0" * 60, name="two", subnet=IPv4Network("10.0.0.0/8"))
+        )
+    with store.transaction() as txn:
+        assert _name(txn.get_network("12a")) == "one"
+        assert _name(txn.get_network("two")) == "two"
+        with pytest.raises(Conflict, match="multiple networks match prefix 12"):
+            txn.get_network("12")
+
+
+def test_like_wildcards_are_not_patterns(store: SqliteStore) -> None:
+    with store.transaction() as txn:
+        txn.put_container(make_container("abc", "web"))
+        assert txn.get_container("%") is None
+        assert txn.get_container("_bc") is None
+
+
+def _id(container: Container | None) -> str:
+    assert container is not None
+    return container.id[:6]
+
+
+def _name(network: Network | None) -> str:
+    assert network is not None
+    return network.name
+
+
+# transactions
+
+
+def test_rollback_on_exception_leaves_nothing(with_network: SqliteStore, root: str) -> None:
+    with pytest.raises(ZeroDivisionError), with_network.transaction() as txn:
+        txn.put_container(make_container("c1", "web"))
+        txn.put_endpoint(make_endpoint("e1", "veth1234567"))
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e1")
+        txn.set_ipam_cursor(NET_ID, IPv4Address("172.17.0.2"))
+        txn.delete_network(NET_ID) if False else None
+        _ = 1 / 0
+    for table in ("containers", "endpoints", "leases", "ipam_cursor"):
+        assert raw_rows(root, f"SELECT * FROM {table}") == []
+    assert len(raw_rows(root, "SELECT * FROM networks")) == 1
+
+
+def test_rollback_after_conflict_keeps_earlier_state(with_network: SqliteStore) -> None:
+    with pytest.raises(Conflict), with_network.transaction() as txn:
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e1")
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e2")
+    with with_network.transaction() as txn:
+        assert txn.leased_addresses(NET_ID) == set()
+
+
+def test_nested_transaction_is_an_error(store: SqliteStore) -> None:
+    with store.transaction(), pytest.raises(RuntimeError, match="nested"):
+        with store.transaction():
+            pass
+    with store.transaction() as txn:  # still usable afterwards
+        assert txn.list_networks() == []
+
+
+def test_txn_unusable_after_block(store: SqliteStore) -> None:
+    with store.transaction() as txn:
+        pass
+    with pytest.raises(RuntimeError, match="after its block"):
+        txn.list_networks()
+
+
+def test_commit_is_visible_to_other_connections(store: SqliteStore, root: str) -> None:
+    with store.transaction() as txn:
+        txn.put_network(make_network())
+    assert raw_rows(root, "SELECT name FROM networks") == [("bridge",)]
+
+
+# IPAM records
+
+
+def test_lease_conflict(with_network: SqliteStore) -> None:
+    with with_network.transaction() as txn:
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.5"), "e1")
+    with pytest.raises(Conflict) as info, with_network.transaction() as txn:
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.5"), "e2")
+    assert str(info.value) == "IP address 172.17.0.5 is already in use"
+
+
+def test_lease_on_unknown_network(store: SqliteStore) -> None:
+    with pytest.raises(NotFound), store.transaction() as txn:
+        txn.add_lease("nonet", IPv4Address("172.17.0.5"), "e1")
+    with pytest.raises(NotFound), store.transaction() as txn:
+        txn.set_ipam_cursor("nonet", IPv4Address("172.17.0.5"))
+
+
+def test_delete_endpoint_releases_leases(with_network: SqliteStore, root: str) -> None:
+    with with_network.transaction() as txn:
+        txn.put_endpoint(make_endpoint("e1", "veth1111111"))
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e1")
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.3"), "e1")
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.4"), "e2")
+    with with_network.transaction() as txn:
+        txn.delete_endpoint("e1")
+        txn.delete_endpoint("e1")  # a second delete is a no-op
+    assert raw_rows(root, "SELECT address, endpoint_id FROM leases") == [("172.17.0.4", "e2")]
+    with with_network.transaction() as txn:
+        assert txn.get_endpoint("e1") is None
+        txn.release_leases("e2")
+        txn.release_leases("e2")
+        assert txn.leased_addresses(NET_ID) == set()
+
+
+def test_cursor(with_network: SqliteStore) -> None:
+    with with_network.transaction() as txn:
+        assert txn.get_ipam_cursor(NET_ID) is None
+        txn.set_ipam_cursor(NET_ID, IPv4Address("172.17.0.2"))
+        txn.set_ipam_cursor(NET_ID, IPv4Address("172.17.0.3"))
+    with with_network.transaction() as txn:
+        assert txn.get_ipam_cursor(NET_ID) == IPv4Address("172.17.0.3")
+
+
+def test_network_with_endpoints_cannot_be_deleted(with_network: SqliteStore, root: str) -> None:
+    with with_network.transaction() as txn:
+        txn.put_endpoint(make_endpoint("e1", "veth1111111"))
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e1")
+        txn.set_ipam_cursor(NET_ID, IPv4Address("172.17.0.2"))
+    with pytest.raises(Conflict, match="network bridge has 1 active endpoint"):
+        with with_network.transaction() as txn:
+            txn.delete_network(NET_ID)
+    with with_network.transaction() as txn:
+        txn.delete_endpoint("e1")
+        txn.add_lease(NET_ID, IPv4Address("172.17.0.9"), "pending")  # a lease with no endpoint
+        txn.delete_network(NET_ID)
+        txn.delete_network(NET_ID)  # absent: no error
+    for table in ("networks", "leases", "ipam_cursor", "endpoints"):
+        assert raw_rows(root, f"SELECT * FROM {table}") == []
+
+
+def test_delete_container(store: SqliteStore) -> None:
+    with store.transaction() as txn:
+        txn.put_container(make_container("c1", "web"))
+    with store.transaction() as txn:
+        txn.delete_container("c1")
+        txn.delete_container("c1")
+        assert txn.get_container("web") is None
+
+
+# files and safety
+
+
+def test_permissions(tmp_path: Path) -> None:
+    root = tmp_path / "deep" / "state"
+    store = SqliteStore(str(root))
+    try:
+        with store.transaction() as txn:
+            txn.put_network(make_network())
+        assert (root.stat().st_mode & 0o7777) == 0o700
+        names = sorted(os.listdir(root))
+        assert names == ["dockline.db", "dockline.db-shm", "dockline.db-wal"]
+        for name in names:
+            st = os.stat(root / name)
+            assert (st.st_mode & 0o7777) == 0o600, name
+            assert st.st_uid == os.geteuid()
+    finally:
+        store.close()
+
+
+def test_loose_permissions_tightened(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    root.mkdir(mode=0o755)
+    (root / "dockline.db").touch(mode=0o644)
+    os.chmod(root, 0o755)
+    os.chmod(root / "dockline.db", 0o644)
+    SqliteStore(str(root)).close()
+    assert (root.stat().st_mode & 0o7777) == 0o700
+    assert ((root / "dockline.db").stat().st_mode & 0o7777) == 0o600
+
+
+def test_symlinked_state_dir_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "state"
+    link.symlink_to(real)
+    with pytest.raises(StoreError, match=f"state directory {link} is a symlink"):
+        SqliteStore(str(link))
+    assert os.listdir(real) == []
+
+
+def test_symlinked_db_file_refused(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    root.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere.db"
+    (root / "dockline.db").symlink_to(target)
+    with pytest.raises(StoreError, match="cannot open state store"):
+        SqliteStore(str(root))
+    assert not target.exists()
+
+
+def test_state_dir_not_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("")
+    with pytest.raises(StoreError, match="is not a directory"):
+        SqliteStore(str(tmp_path / "state"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory away")
+def test_foreign_state_dir_refused(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    root.mkdir(mode=0o700)
+    os.chown(root, 65534, 65534)
+    with pytest.raises(StoreError, match=f"state directory {root} is owned by uid 65534"):
+        SqliteStore(str(root))
+
+
+def test_schema_created_once_and_data_persists(root: str) -> None:
+    store = open_store(root)
+    with store.transaction() as txn:
+        txn.put_network(make_network())
+    store.close()
+    assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert raw_rows(root, "PRAGMA journal_mode") == [("wal",)]
+    store = open_store(root)
+    with store.transaction() as txn:
+        assert txn.get_network("bridge") == make_network()
+    store.close()
+
+
+def test_newer_schema_refused(root: str) -> None:
+    SqliteStore(root).close()
+    conn = sqlite3.connect(os.path.join(root, "dockline.db"))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer dockline"):
+        SqliteStore(root)
+
+
+def test_corrupt_file_refused(root: str) -> None:
+    os.makedirs(root, mode=0o700)
+    Path(root, "dockline.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="is unusable"):
+        SqliteStore(root)
+
+
+# concurrency: separate processes, real SQLite locking
+
+ALLOCATE = textwrap.dedent(
+    """
+    import sys
+    from ipaddress import IPv4Address, IPv4Network
+    from dockline import ipam
+    from dockline.store import open_store
+
+    root, net_id, endpoint_id = sys.argv[1:4]
+    sys.stdin.read()  # the start gate: every process is released at once
+    store = open_store(root)
+    with store.transaction() as txn:
+        leased = txn.leased_addresses(net_id)
+        cursor = txn.get_ipam_cursor(net_id)
+        address = ipam.next_free_address(
+            IPv4Network("172.17.0.0/16"), ip_range=None, reserved={IPv4Address("172.17.0.1")},
+            in_use=leased, after=cursor,
+        )
+        txn.add_lease(net_id, address, endpoint_id)
+        txn.set_ipam_cursor(net_id, address)
+    store.close()
+    print(address)
+    """
+)
+
+CREATE = textwrap.dedent(
+    """
+    import sys
+    from ipaddress import IPv4Address, IPv4Network
+    from dockline.model import Network
+    from dockline.store import open_store
+
+    root, i = sys.argv[1], int(sys.argv[2])
+    sys.stdin.read()
+    store = open_store(root)
+    with store.transaction() as txn:
+        txn.put_network(Network(
+            id=f"{i:064x}", name=f"net{i}", driver="bridge", bridge=f"br{i}",
+            subnet=IPv4Network(f"10.{i}.0.0/16"), gateway=IPv4Address(f"10.{i}.0.1"),
+        ))
+    store.close()
+    """
+)
+
+
+def run_gated(scripts: list[list[str]], timeout: float = 120.0) -> list[str]:
+    """Start every process, then release them together; return their outputs in order.
+
+    The gate is one pipe shared as everybody's stdin: closing its write end gives all of them
+    EOF at once, so they race for the store instead of trickling in as they start.
+    """
+    gate_r, gate_w = os.pipe()
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for argv in scripts:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", *argv],
+                    stdin=gate_r,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        os.close(gate_w)
+        gate_w = -1
+        outputs = []
+        for p in procs:
+            out, err = p.communicate(timeout=timeout)
+            assert p.returncode == 0, err
+            outputs.append(out.strip())
+        return outputs
+    finally:
+        os.close(gate_r)
+        if gate_w >= 0:
+            os.close(gate_w)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_fifty_processes_get_distinct_addresses(with_network: SqliteStore, root: str) -> None:
+    outputs = run_gated([[ALLOCATE, root, NET_ID, f"ep{i}"] for i in range(50)])
+    got = {IPv4Address(o) for o in outputs}
+    assert len(got) == 50
+    # Serialised allocation after the cursor hands out exactly .2 .. .51.
+    assert got == {IPv4Address("172.17.0.2") + i for i in range(50)}
+    rows = raw_rows(root, "SELECT address, endpoint_id FROM leases")
+    assert len(rows) == 50
+    assert {IPv4Address(str(a)) for a, _ in rows} == got
+    assert len({e for _, e in rows}) == 50
+    assert raw_rows(root, "SELECT address FROM ipam_cursor") == [("172.17.0.51",)]
+
+
+def test_concurrent_first_open_creates_schema_once(root: str) -> None:
+    run_gated([[CREATE, root, str(i)] for i in range(20)])
+    assert raw_rows(root, "SELECT count(*) FROM networks") == [(20,)]
+    assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
