@@ -62,9 +62,10 @@ say "Containers get no privileges over their network (no CAP_NET_ADMIN)"
 show dockline run --rm -- ip addr add 172.17.0.250/16 dev eth0 || true
 
 say "The source document's manual procedure, as one command: a process from elsewhere"
-on_host unshare --net sleep 300 &
+# (not through the on_host function: $! must be the pid of the process itself, not of a subshell)
+ip netns exec "$HOST" unshare --net sh -c "touch $STATE/lone-ready; exec sleep 300" &
 LONE_PID=$!
-for _ in $(seq 50); do [ "$(readlink /proc/$LONE_PID/ns/net)" != "$(on_host readlink /proc/self/ns/net)" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ -e "$STATE/lone-ready" ] && break; sleep 0.05; done
 show dockline network connect bridge --pid "$LONE_PID"
 show ip netns exec "$LONE_PID" ip -br addr show eth0
 show dockline exec web ping -c 1 -W 2 "$(on_host dockline network inspect -f '{{json .Containers}}' bridge | python3 -c 'import json,sys; print([v["IPv4Address"] for v in json.load(sys.stdin).values() if v["Name"].startswith("netns:")][0].split("/")[0])')"

@@ -155,6 +155,7 @@ class Engine:
         """
         ref = resolve_target(pid, netns_path)
         check_ifname(ifname)
+        self.check_not_host(ref)
         with Rollback() as undo:
             with self.store.transaction() as txn:
                 endpoint = self.attach(
@@ -169,6 +170,18 @@ class Engine:
                 )
             undo.commit()
         return endpoint
+
+    def check_not_host(self, ref: NetnsRef) -> None:
+        """Refuse the host's own namespace, and init's: a container is never either."""
+        host = os.fstat(self.host_fd)
+        if (host.st_dev, host.st_ino) == (ref.dev, ref.ino):
+            raise InvalidArgument("target", ref.path, "is the host's own network namespace")
+        try:
+            init = os.stat("/proc/1/ns/net")
+        except OSError:
+            return
+        if (init.st_dev, init.st_ino) == (ref.dev, ref.ino):
+            raise InvalidArgument("target", ref.path, "is the network namespace of init (pid 1)")
 
     def attach(
         self,

@@ -18,11 +18,26 @@ class Lone:
     """A process with an unconfigured netns, started by something else (`unshare -n`)."""
 
     def __init__(self, host: TestNetns) -> None:
+        # The process says when it is in its own namespace (before that it is in the root's, then
+        # the host's): only then may it be connected.
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", host.name, "unshare", "--net", "sleep", "300"]
+            [
+                "ip",
+                "netns",
+                "exec",
+                host.name,
+                "unshare",
+                "--net",
+                "sh",
+                "-c",
+                "echo ready; exec sleep 300",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        own = os.stat(f"/proc/{self.proc.pid}/ns/net").st_ino if self.pid_alive() else 0
-        wait_until(lambda: self.netns_ino() not in (0, own), what="unshare")
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.proc.stdout.close()
 
     @property
     def pid(self) -> int:
@@ -30,12 +45,6 @@ class Lone:
 
     def pid_alive(self) -> bool:
         return self.proc.poll() is None
-
-    def netns_ino(self) -> int:
-        try:
-            return os.stat(f"/proc/{self.pid}/ns/net").st_ino
-        except OSError:
-            return 0
 
     def netns(self) -> TestNetns:
         return TestNetns(str(self.pid))  # the name `network connect --pid` gives it

@@ -227,17 +227,23 @@ def test_container_name_taken(store: SqliteStore) -> None:
 
 
 def test_network_name_taken(with_network: SqliteStore) -> None:
-    with pytest.raises(Conflict, match='network with name "bridge" already exists'):
-        with with_network.transaction() as txn:
-            txn.put_network(make_network(id="b" * 64))
+    with (
+        pytest.raises(Conflict, match='network with name "bridge" already exists'),
+        with_network.transaction() as txn,
+    ):
+        txn.put_network(make_network(id="b" * 64))
 
 
 def test_host_ifname_taken(with_network: SqliteStore) -> None:
     with with_network.transaction() as txn:
         txn.put_endpoint(make_endpoint("e1", "veth1234567"))
-    with pytest.raises(Conflict, match="host interface veth1234567 is already in use by e"):
-        with with_network.transaction() as txn:
-            txn.put_endpoint(make_endpoint("e2", "veth1234567"))
+    with (
+        pytest.raises(
+            Conflict, match=r"host interface veth1234567 is already in use by endpoint e1$"
+        ),
+        with_network.transaction() as txn,
+    ):
+        txn.put_endpoint(make_endpoint("e2", "veth1234567"))
 
 
 def test_endpoint_on_unknown_network(store: SqliteStore) -> None:
@@ -261,7 +267,7 @@ def test_lookup_order_and_prefixes(store: SqliteStore) -> None:
         assert _id(txn.get_container("f")) == "fff000"
         assert txn.get_container("abe") is None
         assert txn.get_container("") is None
-        with pytest.raises(Conflict, match="^multiple containers match prefix ab$"):
+        with pytest.raises(Conflict, match=r"^multiple containers match prefix ab$"):
             txn.get_container("ab")
 
 
@@ -304,7 +310,6 @@ def test_rollback_on_exception_leaves_nothing(with_network: SqliteStore, root: s
         txn.put_endpoint(make_endpoint("e1", "veth1234567"))
         txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e1")
         txn.set_ipam_cursor(NET_ID, IPv4Address("172.17.0.2"))
-        txn.delete_network(NET_ID) if False else None
         _ = 1 / 0
     for table in ("containers", "endpoints", "leases", "ipam_cursor"):
         assert raw_rows(root, f"SELECT * FROM {table}") == []
@@ -320,9 +325,8 @@ def test_rollback_after_conflict_keeps_earlier_state(with_network: SqliteStore) 
 
 
 def test_nested_transaction_is_an_error(store: SqliteStore) -> None:
-    with store.transaction(), pytest.raises(RuntimeError, match="nested"):
-        with store.transaction():
-            pass
+    with store.transaction(), pytest.raises(RuntimeError, match="nested"), store.transaction():
+        pass
     with store.transaction() as txn:  # still usable afterwards
         assert txn.list_networks() == []
 
@@ -389,9 +393,11 @@ def test_network_with_endpoints_cannot_be_deleted(with_network: SqliteStore, roo
         txn.put_endpoint(make_endpoint("e1", "veth1111111"))
         txn.add_lease(NET_ID, IPv4Address("172.17.0.2"), "e1")
         txn.set_ipam_cursor(NET_ID, IPv4Address("172.17.0.2"))
-    with pytest.raises(Conflict, match="network bridge has 1 active endpoint"):
-        with with_network.transaction() as txn:
-            txn.delete_network(NET_ID)
+    with (
+        pytest.raises(Conflict, match="network bridge has 1 active endpoint"),
+        with_network.transaction() as txn,
+    ):
+        txn.delete_network(NET_ID)
     with with_network.transaction() as txn:
         txn.delete_endpoint("e1")
         txn.add_lease(NET_ID, IPv4Address("172.17.0.9"), "pending")  # a lease with no endpoint
@@ -496,6 +502,24 @@ def test_newer_schema_refused(root: str) -> None:
     conn.close()
     with pytest.raises(StoreError, match="newer dockline"):
         SqliteStore(root)
+
+
+def test_empty_file_adopted(root: str) -> None:
+    """A database file made outside dockline (here: empty) gets the schema in place."""
+    os.makedirs(root, mode=0o700)
+    Path(root, "dockline.db").touch(mode=0o600)
+    store = SqliteStore(root)
+    with store.transaction() as txn:
+        txn.put_network(make_network())
+    store.close()
+    assert raw_rows(root, "SELECT name FROM networks") == [("bridge",)]
+    assert raw_rows(root, "PRAGMA journal_mode") == [("wal",)]
+    assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def test_no_build_files_left(root: str) -> None:
+    SqliteStore(root).close()
+    assert os.listdir(root) == ["dockline.db"]
 
 
 def test_corrupt_file_refused(root: str) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dockline.store.base import Store
-from dockline.store.sqlite import SqliteStore
 
 
 def open_store(root: str) -> Store:
     """Open (creating if needed) the state store kept in directory `root`."""
+    # Imported here so that modules wanting only the `base` types do not pay for sqlite3.
+    from dockline.store.sqlite import SqliteStore
+
     return SqliteStore(root)

@@ -17,6 +17,7 @@ import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_interface
 from typing import Any, TypeVar
 
@@ -61,75 +62,19 @@ _SCHEMA = (
         address TEXT NOT NULL) WITHOUT ROWID""",
 )
 
-_NETWORK_COLS = (
-    "id",
-    "name",
-    "driver",
-    "bridge",
-    "subnet",
-    "gateway",
-    "ip_range",
-    "default_gateway",
-    "mtu",
-    "managed_bridge",
-    "created",
-)
-_CONTAINER_COLS = (
-    "id",
-    "name",
-    "net_mode",
-    "net_target",
-    "command",
-    "state",
-    "pid",
-    "pid_start",
-    "monitor_pid",
-    "monitor_start",
-    "hostname",
-    "rootfs",
-    "privileged",
-    "auto_remove",
-    "exit_code",
-    "created",
-    "started",
-    "finished",
-    "requested_ip",
-    "requested_mac",
-    "sandbox_key",
-    "labels",
-)
-_ENDPOINT_COLS = (
-    "id",
-    "network_id",
-    "container_id",
-    "netns_path",
-    "netns_dev",
-    "netns_ino",
-    "netns_pid",
-    "netns_pid_start",
-    "ifname",
-    "host_ifname",
-    "mac",
-    "addresses",
-    "gateway",
-    "netns_link",
-    "created",
-)
 
-
+@cache
 def _upsert_sql(table: str, cols: tuple[str, ...]) -> str:
-    """Insert or update by id in place (no delete+insert, so foreign keys see no deletion)."""
+    """Insert or update by id in place (no delete+insert, so foreign keys see no deletion).
+
+    The columns are the keys of the row's parameter dict, so that dict is their one definition.
+    """
     names = ", ".join(cols)
     values = ", ".join(f":{c}" for c in cols)
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
     return (
         f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT(id) DO UPDATE SET {updates}"
     )
-
-
-_PUT_NETWORK = _upsert_sql("networks", _NETWORK_COLS)
-_PUT_CONTAINER = _upsert_sql("containers", _CONTAINER_COLS)
-_PUT_ENDPOINT = _upsert_sql("endpoints", _ENDPOINT_COLS)
 
 
 class SqliteStore:
@@ -158,7 +103,8 @@ class SqliteStore:
                 yield txn
             except BaseException as exc:
                 txn.close()
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back by itself already
+                    self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"state store {self.path}: {exc}") from exc
                 raise
@@ -293,8 +239,8 @@ def _adopt_database(conn: sqlite3.Connection, path: str, version: int) -> None:
             f"state store {path} has schema version {version}; this dockline knows only "
             f"up to {SCHEMA_VERSION} (written by a newer dockline?)"
         )
-    # If another process is reading, the switch fails at once: then stay in rollback-journal
-    # mode, slower but as safe (BEGIN IMMEDIATE still serialises writers); a later open retries.
+    # If another process is reading, the switch fails at once; the file then stays in
+    # rollback-journal mode: slower under contention, but BEGIN IMMEDIATE still serialises.
     with suppress(sqlite3.OperationalError):
         conn.execute("PRAGMA journal_mode = WAL")
     _create_schema(conn)
@@ -339,7 +285,7 @@ class SqliteTxn:
 
     def put_network(self, network: Network) -> None:
         try:
-            self._db().execute(_PUT_NETWORK, _network_params(network))
+            _put(self._db(), "networks", _network_params(network))
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
                 raise Conflict(f'network with name "{network.name}" already exists') from None
@@ -370,7 +316,7 @@ class SqliteTxn:
     def put_container(self, container: Container) -> None:
         db = self._db()
         try:
-            db.execute(_PUT_CONTAINER, _container_params(container))
+            _put(db, "containers", _container_params(container))
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
                 raise
@@ -403,7 +349,7 @@ class SqliteTxn:
     def put_endpoint(self, endpoint: Endpoint) -> None:
         db = self._db()
         try:
-            db.execute(_PUT_ENDPOINT, _endpoint_params(endpoint))
+            _put(db, "endpoints", _endpoint_params(endpoint))
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
                 raise NotFound("network", endpoint.network_id) from None
@@ -457,6 +403,10 @@ class SqliteTxn:
             )
         except sqlite3.IntegrityError:
             raise NotFound("network", network_id) from None
+
+
+def _put(db: sqlite3.Connection, table: str, params: dict[str, Any]) -> None:
+    db.execute(_upsert_sql(table, tuple(params)), params)
 
 
 def _lookup(

@@ -1,0 +1,343 @@
+"""Attach and detach one container at a time: dockline's three entry points and the anchors.
+
+Every method gets a host namespace of its own (so one method's links never slow another's) and
+the same work per container: a veth pair with the peer in the container's namespace as `eth0`,
+the host end on a bridge, an IPv4 address, `lo` up where the method does it, the default route.
+Methods are interleaved container by container, so background noise hits them all alike. What
+is timed is the call (API) or the whole process (CLIs), never the making of the namespaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, spawn
+from dockline.api import Engine, Paths
+
+SUBNET_PREFIX = "172.17"  # inside throwaway host namespaces only
+GATEWAY = f"{SUBNET_PREFIX}.0.1"
+CNI_BRIDGE = "/usr/lib/cni/bridge"
+NETAVARK = "/usr/lib/podman/netavark"
+
+
+def container_ip(i: int) -> str:
+    """The i-th container's address, from .0.2 on (anchors without IPAM need them given)."""
+    n = i + 2
+    return f"{SUBNET_PREFIX}.{n // 256}.{n % 256}"
+
+
+def engine_in(lab: Lab, host: Host) -> Engine:
+    """A dockline engine bound to `host`, with private state; closed when the lab closes."""
+    state = lab.dir("state")
+    with host.entered():
+        engine = Engine(
+            Paths(root=str(state / "lib"), run_root=str(state / "run"), config=str(state / "none"))
+        )
+    lab.defer("close engine", engine.close)
+    return engine
+
+
+def dockline_env(lab: Lab) -> dict[str, str]:
+    """Environment for the dockline CLI with private state."""
+    state = lab.dir("cli")
+    return bench_env(
+        DOCKLINE_ROOT=str(state / "lib"),
+        DOCKLINE_RUN_ROOT=str(state / "run"),
+        DOCKLINE_CONFIG=str(state / "none.json"),
+    )
+
+
+@dataclass
+class Method:
+    """One way of attaching containers. `prepare` makes `count` targets plus one for warm-up
+    (the first attach on a host makes the bridge and, for dockline, the firewall)."""
+
+    key: str
+    label: str
+    spawned: list[Spawned] = field(default_factory=list)  # for peak RSS
+
+    def available(self) -> str:
+        """Why this method cannot run here ("" if it can)."""
+        return ""
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        raise NotImplementedError
+
+    def attach(self, i: int) -> float:
+        raise NotImplementedError
+
+    def detach(self, i: int) -> float:
+        raise NotImplementedError
+
+    def warm_up(self, i: int) -> None:
+        self.attach(i)
+        self.detach(i)
+        self.spawned.clear()
+
+    def _run(self, host: Host, argv: list[str], what: str, **kw: object) -> float:
+        with host.entered():
+            result = spawn(argv, **kw).check(what)  # type: ignore[arg-type]
+        self.spawned.append(result)
+        return result.seconds
+
+
+class ApiMethod(Method):
+    """`Engine.connect` / `Engine.disconnect` in this process, by namespace path."""
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("api")
+        self.engine = engine_in(lab, self.host)
+        self.paths = lab.netns(count + 1)
+        self.warm_up(count)
+
+    def attach(self, i: int) -> float:
+        start = time.perf_counter()
+        self.engine.connect(netns_path=self.paths[i])
+        return time.perf_counter() - start
+
+    def detach(self, i: int) -> float:
+        start = time.perf_counter()
+        self.engine.disconnect(netns_path=self.paths[i])
+        return time.perf_counter() - start
+
+
+class CliMethod(Method):
+    """`dockline network connect|disconnect bridge --pid PID`, a new process each time."""
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("cli")
+        self.env = dockline_env(lab)
+        self.pids = lab.holders(count + 1)
+        self.warm_up(count)
+
+    def _cli(self, verb: str, i: int) -> float:
+        argv = [str(BIN / "dockline"), "network", verb, "bridge", "--pid", str(self.pids[i])]
+        return self._run(self.host, argv, f"dockline network {verb}", env=self.env)
+
+    def attach(self, i: int) -> float:
+        return self._cli("connect", i)
+
+    def detach(self, i: int) -> float:
+        return self._cli("disconnect", i)
+
+
+class DocklineCniMethod(Method):
+    """`dockline-cni` driven as a CNI runtime drives a plugin (env + config on stdin)."""
+
+    def available(self) -> str:
+        if not (BIN / "dockline-cni").exists():
+            return "dockline-cni does not exist yet"
+        return ""
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("dcni")
+        self.paths = lab.netns(count + 1)
+        self.env = dockline_env(lab)
+        self.conf = json.dumps(
+            {"cniVersion": "1.0.0", "name": "bridge", "type": "dockline-cni"}
+        ).encode()
+        self.warm_up(count)
+
+    def _cni(self, command: str, i: int) -> float:
+        env = {**self.env, **cni_env(command, i, self.paths[i], str(BIN))}
+        argv = [str(BIN / "dockline-cni")]
+        return self._run(self.host, argv, f"dockline-cni {command}", env=env, stdin=self.conf)
+
+    def attach(self, i: int) -> float:
+        return self._cni("ADD", i)
+
+    def detach(self, i: int) -> float:
+        return self._cni("DEL", i)
+
+
+class IpBatchMethod(Method):
+    """The kernel floor with a CLI: one `ip -batch` in the host (veth with the peer born in
+    the container, on the bridge, up) and one `ip -n NS -batch` inside (lo and eth0 up,
+    address, default route). Detach is one `ip link del`."""
+
+    def available(self) -> str:
+        return "" if os.path.exists("/usr/sbin/ip") or os.path.exists("/bin/ip") else "no ip"
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("ip")
+        self.paths = lab.netns(count + 1)
+        self.host.ip(
+            "-batch", "-",
+            stdin=(
+                "link add br0 type bridge\n"
+                f"addr add {GATEWAY}/16 dev br0\n"
+                "link set br0 up\n"
+            ).encode(),
+        )  # fmt: skip
+        self.warm_up(count)
+
+    def attach(self, i: int) -> float:
+        ns = os.path.basename(self.paths[i])
+        ip = container_ip(i)
+        mac = "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+        outside = f"link add veth{i:07x} up master br0 type veth peer name eth0 netns {ns} "
+        outside += f"address {mac}\n"
+        inside = (
+            "link set lo up\nlink set eth0 up\n"
+            f"addr add {ip}/16 dev eth0\nroute add default via {GATEWAY}\n"
+        )
+        seconds = self._run(self.host, ["ip", "-batch", "-"], "ip", stdin=outside.encode())
+        argv = ["ip", "-n", ns, "-batch", "-"]
+        return seconds + self._run(self.host, argv, "ip -n", stdin=inside.encode())
+
+    def detach(self, i: int) -> float:
+        return self._run(self.host, ["ip", "link", "del", f"veth{i:07x}"], "ip link del")
+
+
+def cni_env(command: str, i: int, netns_path: str, cni_path: str) -> dict[str, str]:
+    return {
+        "CNI_COMMAND": command,
+        "CNI_CONTAINERID": f"dlbench{i:08d}",
+        "CNI_NETNS": netns_path,
+        "CNI_IFNAME": "eth0",
+        "CNI_PATH": cni_path,
+    }
+
+
+class CniBridgeMethod(Method):
+    """The CNI reference `bridge` plugin with `host-local` IPAM (ipMasq off: dockline
+    masquerades per network, not per container, so per-container NAT would not be the same
+    work)."""
+
+    def available(self) -> str:
+        return "" if os.path.exists(CNI_BRIDGE) else "containernetworking-plugins not installed"
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("cni")
+        self.paths = lab.netns(count + 1)
+        ipam_dir = lab.dir("host-local")
+        self.conf = json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": "dlbench",
+                "type": "bridge",
+                "bridge": "cni0",
+                "isGateway": True,
+                "ipMasq": False,
+                "ipam": {
+                    "type": "host-local",
+                    "subnet": f"{SUBNET_PREFIX}.0.0/16",
+                    "dataDir": str(ipam_dir),
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            }
+        ).encode()
+        self.base_env = bench_env()
+        self.warm_up(count)
+
+    def _cni(self, command: str, i: int) -> float:
+        env = {**self.base_env, **cni_env(command, i, self.paths[i], os.path.dirname(CNI_BRIDGE))}
+        return self._run(self.host, [CNI_BRIDGE], f"CNI bridge {command}", env=env, stdin=self.conf)
+
+    def attach(self, i: int) -> float:
+        return self._cni("ADD", i)
+
+    def detach(self, i: int) -> float:
+        return self._cni("DEL", i)
+
+
+class NetavarkMethod(Method):
+    """podman's network backend: `netavark --config DIR setup|teardown NS` with the network
+    options on stdin. Addresses are given (podman does IPAM, not netavark); its firewall
+    driver (iptables, the only one netavark 1.4 has besides firewalld) adds per-container
+    rules, which dockline does not need."""
+
+    def available(self) -> str:
+        return "" if os.path.exists(NETAVARK) else "netavark not installed"
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("nv")
+        self.paths = lab.netns(count + 1)
+        self.config = lab.dir("netavark")
+        self.warm_up(count)
+
+    def options(self, i: int) -> bytes:
+        network = {
+            "dns_enabled": False,
+            "driver": "bridge",
+            "id": "d1" * 32,
+            "internal": False,
+            "ipv6_enabled": False,
+            "name": "dlbench",
+            "network_interface": "nv0",
+            "subnets": [{"gateway": GATEWAY, "subnet": f"{SUBNET_PREFIX}.0.0/16"}],
+        }
+        return json.dumps(
+            {
+                "container_id": f"{i:064x}",
+                "container_name": f"c{i}",
+                "networks": {
+                    "dlbench": {"interface_name": "eth0", "static_ips": [container_ip(i)]}
+                },
+                "network_info": {"dlbench": network},
+            }
+        ).encode()
+
+    def _nv(self, command: str, i: int) -> float:
+        argv = [NETAVARK, "--config", str(self.config), command, self.paths[i]]
+        return self._run(self.host, argv, f"netavark {command}", stdin=self.options(i))
+
+    def attach(self, i: int) -> float:
+        return self._nv("setup", i)
+
+    def detach(self, i: int) -> float:
+        return self._nv("teardown", i)
+
+
+def all_methods() -> list[Method]:
+    return [
+        ApiMethod("api", "dockline Python API"),
+        CliMethod("cli", "dockline network connect --pid (CLI)"),
+        DocklineCniMethod("dockline_cni", "dockline-cni (CNI plugin)"),
+        IpBatchMethod("ip", "ip -batch (kernel floor with a CLI)"),
+        CniBridgeMethod("cni", "CNI bridge + host-local plugins"),
+        NetavarkMethod("netavark", "netavark setup/teardown"),
+    ]
+
+
+@dataclass
+class Outcome:
+    """What one method measured, or why it did not."""
+
+    method: Method
+    attach: list[float] = field(default_factory=list)
+    detach: list[float] = field(default_factory=list)
+    skipped: str = ""
+    rss_kb: list[int] = field(default_factory=list)
+
+
+def measure(lab: Lab, methods: list[Method], count: int, *, log: Path | None = None) -> list[Outcome]:
+    """Attach `count` containers with every method, interleaved, then detach them all."""
+    outcomes = [Outcome(m, skipped=m.available()) for m in methods]
+    live = [o for o in outcomes if not o.skipped]
+    for o in live:
+        _guard(o, lambda o=o: o.method.prepare(lab, count))
+    for phase in ("attach", "detach"):
+        for i in range(count):
+            for o in (o for o in live if not o.skipped):
+                step = getattr(o.method, phase)
+                _guard(o, lambda o=o, step=step, phase=phase: getattr(o, phase).append(step(i)))
+            for o in live:  # RSS of the attach processes only
+                if phase == "attach" and o.method.spawned and not o.skipped:
+                    o.rss_kb.append(o.method.spawned[-1].maxrss_kb)
+                o.method.spawned.clear()
+    return outcomes
+
+
+def _guard(outcome: Outcome, fn: object) -> None:
+    """Run one step; a failure marks the method as skipped with the reason, and the run goes on."""
+    if outcome.skipped:
+        return
+    try:
+        fn()  # type: ignore[operator]
+    except Exception as err:  # noqa: BLE001 - an anchor failing must not stop the others
+        outcome.skipped = f"failed: {type(err).__name__}: {err}"[:300]

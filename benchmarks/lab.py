@@ -1,0 +1,301 @@
+"""Throwaway worlds for the benchmarks, and timing of what runs in them.
+
+A `Lab` owns everything a run makes: "host" namespaces (`ip netns add dlbench-...`), container
+namespaces (dockline's `create_netns`), holder processes (`unshare --net`), daemons, a temporary
+directory and the mounts under it. `close()` removes all of it in reverse order, going on past
+errors, and `leftovers()` is the independent check that nothing named `dlbench-` survived.
+
+Nothing here touches the machine's own namespace: every link, route and rule is made inside a
+namespace the lab created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockline import netns
+
+PREFIX = "dlbench-"
+HOLDER_NAME = "dlbench-holder"  # argv[0] of holder processes, so leftovers() can find them
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # the venv's bin: dockline's console scripts live there
+NETNS_DIR = "/run/netns"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll with a deadline (never a bare sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.005)
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """One process run to its end: wall time, status, peak RSS and output."""
+
+    seconds: float
+    status: int
+    maxrss_kb: int
+    stdout: str
+    stderr: str
+
+    def check(self, what: str) -> Spawned:
+        if self.status != 0:
+            raise RuntimeError(f"{what} exited {self.status}: {self.stderr.strip()[-400:]}")
+        return self
+
+
+def _memfd(data: bytes = b"") -> int:
+    fd = os.memfd_create("dlbench", os.MFD_CLOEXEC)
+    if data:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _read_all(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    with os.fdopen(fd, "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def spawn(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: bytes = b""
+) -> Spawned:
+    """Run `argv` to its end in the calling thread's namespaces, timing only the process.
+
+    Input and output go through memfds prepared outside the timed region; the peak RSS comes
+    from the kernel's rusage of exactly this child (`wait4`).
+    """
+    fd_in, fd_out, fd_err = _memfd(stdin), _memfd(), _memfd()
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=fd_in, stdout=fd_out, stderr=fd_err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        os.close(fd_in)
+    return Spawned(seconds, proc.returncode, usage.ru_maxrss, _read_all(fd_out), _read_all(fd_err))
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """The environment for the processes we time: bytecode may be read *and* written, so a
+    Python CLI is measured as it runs on a normal machine (PYTHONDONTWRITEBYTECODE unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
+def compile_bytecode() -> None:
+    """Compile dockline's modules once, so no timed CLI start pays for compiling them."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "src")], check=True, env=bench_env()
+    )
+
+
+@dataclass(frozen=True)
+class Host:
+    """A throwaway namespace playing a container host; `fd` is open until the lab closes."""
+
+    name: str
+    fd: int
+
+    @property
+    def path(self) -> str:
+        return f"{NETNS_DIR}/{self.name}"
+
+    def entered(self) -> contextlib.AbstractContextManager[None]:
+        """Run a block (and the processes it starts) inside this host."""
+        return netns.entered(self.fd)
+
+    def ip(self, *args: str, stdin: bytes = b"") -> str:
+        """`ip -n HOST ARGS`, checked; returns its output."""
+        argv = ["ip", "-n", self.name, *args]
+        return spawn(argv, stdin=stdin).check(" ".join(argv)).stdout
+
+
+class Lab:
+    """Everything one benchmark run creates, removed by `close()` even after a failure."""
+
+    def __init__(self) -> None:
+        self.tag = secrets.token_hex(3)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{self.tag}-"))
+        self._undo: list[tuple[str, Callable[[], object]]] = []
+        self._count = 0
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def name(self, label: str) -> str:
+        """A fresh `dlbench-<tag>-<label><n>` name, short enough for an interface too."""
+        self._count += 1
+        return f"{PREFIX}{self.tag}-{label}{self._count}"
+
+    def dir(self, label: str) -> Path:
+        path = self.tmp / f"{label}{self._count}"
+        self._count += 1
+        path.mkdir(parents=True)
+        return path
+
+    def defer(self, what: str, fn: Callable[[], object]) -> None:
+        """Run `fn` at close, before everything registered earlier."""
+        self._undo.append((what, fn))
+
+    def host(self, label: str = "host") -> Host:
+        """A new host namespace with `lo` up, as a real host has."""
+        name = self.name(label)
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.defer(f"delete {name}", lambda: _ip_netns_del(name))
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        fd = os.open(f"{NETNS_DIR}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        self.defer(f"close {name}", lambda: os.close(fd))
+        return Host(name, fd)
+
+    def netns(self, count: int, label: str = "c") -> list[str]:
+        """`count` container namespaces (paths under /run/netns), made with dockline's
+        `create_netns` (a bind mount each, ~0.1 ms)."""
+        made: list[str] = []
+        self.defer(f"delete {label} namespaces", lambda: _delete_all(made))
+        for _ in range(count):
+            path = f"{NETNS_DIR}/{self.name(label)}"
+            netns.create_netns(path)
+            made.append(path)
+        return made
+
+    def holders(self, count: int) -> list[int]:
+        """`count` processes, each alone in a new network namespace (`unshare --net`), for
+        the `--pid` paths. Returns their pids once every one has its own namespace."""
+        procs: list[subprocess.Popen[bytes]] = []
+        self.defer("stop holders", lambda: _stop_all(procs))
+        script = f"exec -a {HOLDER_NAME} sleep 3600"
+        for _ in range(count):
+            procs.append(subprocess.Popen(["unshare", "--net", "--", "bash", "-c", script]))
+        wait_until(lambda: all(_is_holder(p.pid) for p in procs), 30, "holder processes")
+        return [p.pid for p in procs]
+
+    def daemon(self, argv: Sequence[str], *, stop: Callable[[], object] | None = None,
+               env: Mapping[str, str] | None = None, log: Path | None = None,
+               ) -> subprocess.Popen[bytes]:
+        """A long-running process, stopped at close (`stop`, then SIGTERM, then SIGKILL)."""
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed at close
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        if log:
+            self.defer("close log", out.close)  # type: ignore[union-attr]
+        self.defer(f"stop {argv[0]}", lambda: _stop_all([proc], stop))
+        return proc
+
+    def close(self) -> None:
+        """Undo everything, newest first, going on past errors; then unmount and remove tmp."""
+        errors = []
+        for what, fn in reversed(self._undo):
+            try:
+                fn()
+            except Exception as err:  # noqa: BLE001 - clean-up goes on, and reports at the end
+                errors.append(f"{what}: {err}")
+        self._undo.clear()
+        unmount_under(self.tmp)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if errors:
+            print("clean-up errors:\n  " + "\n  ".join(errors), file=sys.stderr)
+
+
+def _ip_netns_del(name: str) -> None:
+    subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+def _delete_all(paths: list[str]) -> None:
+    for path in paths:
+        netns.delete_netns(path, missing_ok=True)
+
+
+def _is_holder(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().startswith(HOLDER_NAME.encode())
+    except OSError:
+        return False
+
+
+def _stop_all(
+    procs: Sequence[subprocess.Popen[bytes]], stop: Callable[[], object] | None = None
+) -> None:
+    """Ask politely (`stop`, or SIGTERM), wait up to 20 s, then SIGKILL; always reap."""
+    if stop is not None:
+        with contextlib.suppress(Exception):
+            stop()
+    for proc in procs:
+        if proc.poll() is None and stop is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for proc in procs:  # the --pid paths may have left a /run/netns/<pid> link
+        with contextlib.suppress(OSError, Exception):
+            netns.unlink_netns(f"{NETNS_DIR}/{proc.pid}")
+
+
+def _mounts() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p.replace("\\040", " ") for p in points]
+
+
+def unmount_under(root: Path) -> None:
+    """Lazily unmount whatever a daemon left mounted under `root`, deepest first."""
+    prefix = str(root) + "/"
+    for point in sorted((p for p in _mounts() if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+
+
+def leftovers() -> list[str]:
+    """What a run could leave behind and did: namespaces, processes, mounts, tmp dirs named
+    `dlbench-`. Read from the system, not from the lab's own records."""
+    found = [f"netns {n}" for n in _listdir(NETNS_DIR) if n.startswith(PREFIX)]
+    for pid in filter(str.isdigit, _listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if PREFIX in cmdline and int(pid) != os.getpid():
+            found.append(f"process {pid} {cmdline.strip()[:120]}")
+    found += [f"mount {p}" for p in _mounts() if f"/{PREFIX}" in p]
+    tmp = tempfile.gettempdir()
+    found += [f"dir {tmp}/{n}" for n in _listdir(tmp) if n.startswith(PREFIX)]
+    return found
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[list[float]]:
+    """`with timed() as t: ...` then t[0] is the block's wall time in seconds."""
+    box: list[float] = []
+    start = time.perf_counter()
+    yield box
+    box.append(time.perf_counter() - start)
