@@ -85,7 +85,7 @@ def parse_bridge_config(raw: Mapping[str, object], origin: str = "config") -> Br
         raise ConfigError(f"{origin}: unknown option {unknown[0]!r} (known: {sorted(KNOWN_KEYS)})")
     try:
         cfg = BridgeConfig(
-            bridge=_opt_str(raw, "bridge"),
+            bridge=_opt(raw, "bridge", _bridge_name),
             bip=_opt(raw, "bip", lambda s: ipam.parse_interface(s, "bip")),
             fixed_cidr=_opt(raw, "fixed-cidr", lambda s: ipam.parse_subnet(s, "fixed-cidr")),
             default_gateway=_opt(
@@ -99,7 +99,24 @@ def parse_bridge_config(raw: Mapping[str, object], origin: str = "config") -> Br
     return cfg
 
 
+def _bridge_name(name: str) -> str:
+    from dockline.netlink import validate_ifname
+
+    validate_ifname(name)
+    return name
+
+
 def _check_consistent(cfg: BridgeConfig, origin: str) -> None:
+    if cfg.bridge and cfg.bip:
+        raise ConfigError(f"{origin}: bridge and bip are mutually exclusive (as in dockerd)")
+    if cfg.bip and (
+        cfg.bip.network.prefixlen > 30
+        or cfg.bip.ip in (cfg.bip.network.network_address, cfg.bip.network.broadcast_address)
+    ):
+        raise ConfigError(
+            f"{origin}: invalid bip {cfg.bip}: needs a prefix of /30 or shorter and an address "
+            "that is not the subnet's network or broadcast address"
+        )
     if cfg.bip and cfg.fixed_cidr and not cfg.fixed_cidr.subnet_of(cfg.bip.network):
         raise ConfigError(f"{origin}: fixed-cidr {cfg.fixed_cidr} is not inside bip {cfg.bip}")
     if cfg.bip and cfg.default_gateway and cfg.default_gateway not in cfg.bip.network:

@@ -19,17 +19,15 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from types import TracebackType
 
-from dockline import netns
+from dockline import ipam, netns
 from dockline.config import DEFAULT_NETWORK, BridgeConfig, Paths, load_bridge_config
 from dockline.driver.bridge import is_host_ifname, plan_endpoint, setup_endpoint
-from dockline.errors import InvalidArgument, KernelError, NotFound, TeardownError
+from dockline.errors import Conflict, InvalidArgument, KernelError, NotFound, TeardownError
 from dockline.model import Endpoint, NetnsRef, Network
-from dockline.netlink import Netlink, delete_link, delete_links, list_links
+from dockline.netlink import Netlink, delete_link, delete_links, list_links, validate_ifname
 from dockline.networks import Host, apply_firewall, get_network, new_id, ready_network
 from dockline.rollback import Rollback
 from dockline.store.base import Store, Txn
-
-IFNAME_MAX = 15
 
 
 @dataclass
@@ -41,16 +39,6 @@ class GcReport:
     netns_links: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def check_ifname(name: str) -> str:
-    """Linux interface names: 1-15 bytes, no '/', ':' or white space, not '.' or '..'."""
-    bad = any(c in "/: \t\n" for c in name) or name in (".", "..")
-    if not name or len(name.encode()) > IFNAME_MAX or bad:
-        raise InvalidArgument(
-            "interface name", repr(name), "1-15 characters, no '/', ':' or spaces"
-        )
-    return name
 
 
 class Engine:
@@ -154,7 +142,8 @@ class Engine:
         document does by hand; it goes away with the process.
         """
         ref = resolve_target(pid, netns_path)
-        check_ifname(ifname)
+        validate_ifname(ifname)
+        mac = ipam.parse_mac(mac) if mac is not None else None
         self.check_not_host(ref)
         with Rollback() as undo:
             with self.store.transaction() as txn:
@@ -198,6 +187,10 @@ class Engine:
     ) -> Endpoint:
         """Attach inside a caller's transaction and undo stack (used by `connect` and `run`)."""
         network, new = get_network(txn, self.host, network_name, undo)
+        if find_endpoint(txn.list_endpoints(network_id=network.id), ref) is not None:
+            raise Conflict(
+                f"network namespace {ref.path} is already connected to network {network.name}"
+            )
         endpoint_id = new_id()
         fd = open_checked(ref)
         try:

@@ -53,8 +53,19 @@ def get_network(txn: Txn, host: Host, name: str, undo: Rollback) -> tuple[Networ
     network = plan_default_network(host.nl, host.config, taken=[n.subnet for n in before])
     txn.put_network(network)
     apply_firewall(host, [*before, network])
-    undo.push(apply_firewall, host, before)
+    undo.push(restore_firewall, host, before)
     return network, True
+
+
+def restore_firewall(host: Host, networks: list[Network]) -> None:
+    """Undo of a new network's rules: the previous ruleset, or no table at all if there was none."""
+    if networks:
+        apply_firewall(host, networks)
+        return
+    from dockline import firewall
+
+    with netns.entered(host.netns_fd):
+        firewall.delete_ruleset()
 
 
 def ready_network(host: Host, network: Network, txn: Txn, undo: Rollback, *, new: bool) -> int:
@@ -116,6 +127,8 @@ def _existing_address(nl: Netlink, bridge: str | None) -> IPv4Interface | None:
     link = get_link(nl, bridge)
     if link is None:
         raise NotFound("bridge", bridge)
+    if link.kind != "bridge":
+        raise ConfigError(f"bridge {bridge} is a {link.kind or 'device'} link, not a bridge")
     for _, address in list_addresses(nl, link.index):
         if isinstance(address, IPv4Interface):
             return address

@@ -105,11 +105,11 @@ def test_connect_needs_a_target(busy: Dockline) -> None:
     assert proc.returncode == 125 and "--pid" in proc.stderr
 
 
-def test_connect_twice_to_the_same_namespace_clashes_on_eth0(busy: Dockline, lone_pid: int) -> None:
+def test_connect_twice_to_the_same_namespace_is_a_conflict(busy: Dockline, lone_pid: int) -> None:
     busy("network", "connect", "bridge", "--pid", str(lone_pid))
     before = snapshot(busy)
     proc = busy("network", "connect", "bridge", "--pid", str(lone_pid), check=False)
-    assert_one_line_error(proc, 1, "eth0", "already exists")
+    assert_one_line_error(proc, 1, str(lone_pid), "already connected")
     assert snapshot(busy) == before
     busy("network", "disconnect", "bridge", "--pid", str(lone_pid))
 

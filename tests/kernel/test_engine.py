@@ -203,11 +203,6 @@ def test_a_deleted_bridge_is_made_again_with_its_firewall(lab: Lab) -> None:
     assert lab.ruleset() == ruleset
 
 
-@pytest.mark.xfail(
-    reason="bug: Engine.connect passes `mac` on unparsed (no ipam.parse_mac): the record keeps "
-    "upper case while the kernel shows lower case",
-    strict=True,
-)
 def test_connect_normalises_the_mac(lab: Lab) -> None:
     ns = lab.container_ns()
     endpoint = lab.engine.connect(netns_path=ns.path, mac="12:34:56:78:9A:BC")
@@ -216,11 +211,6 @@ def test_connect_normalises_the_mac(lab: Lab) -> None:
     assert [e.mac for e in lab.engine.endpoints()] == ["12:34:56:78:9a:bc"]
 
 
-@pytest.mark.xfail(
-    reason="bug: Engine.connect does not validate `mac`: a multicast MAC reaches the kernel and "
-    "comes back as KernelError(EADDRNOTAVAIL), an errno KernelError.is_missing reads as 'gone'",
-    strict=True,
-)
 def test_connect_rejects_a_multicast_mac_before_the_kernel(lab: Lab) -> None:
     ns = lab.container_ns()
     with pytest.raises(InvalidArgument, match="01:00:5e:00:00:01"):
@@ -228,11 +218,6 @@ def test_connect_rejects_a_multicast_mac_before_the_kernel(lab: Lab) -> None:
     assert_nothing_attached(lab)
 
 
-@pytest.mark.xfail(
-    reason="bug: connecting a namespace already on the network is not refused up front; with "
-    "another ifname it fails late with KernelError(EEXIST) on the default route",
-    strict=True,
-)
 def test_connecting_twice_to_one_network_is_a_conflict(lab: Lab) -> None:
     ns = lab.container_ns()
     first = lab.engine.connect(netns_path=ns.path)

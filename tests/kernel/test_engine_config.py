@@ -270,11 +270,6 @@ def test_no_config_file_means_the_defaults(make_lab: MakeLab) -> None:
 # -- bugs: refused too late, or not at all -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="bug: config.parse_bridge_config does not check the `bridge` name; a bad one fails "
-    "at first use with InvalidArgument from the netlink layer instead of ConfigError",
-    strict=True,
-)
 @pytest.mark.parametrize("name", ["this-name-is-far-too-long", "a/b"])
 def test_a_bad_bridge_name_is_a_config_error(make_lab: MakeLab, name: str) -> None:
     lab = make_lab(raw={"bridge": name})
@@ -283,12 +278,6 @@ def test_a_bad_bridge_name_is_a_config_error(make_lab: MakeLab, name: str) -> No
     assert_nothing_made(lab)
 
 
-@pytest.mark.xfail(
-    reason="bug: the `bridge` option accepts a link that is not a bridge (networks."
-    "_existing_address never checks its kind): the network and firewall are made, and every "
-    "connect then fails with KernelError(EOPNOTSUPP)",
-    strict=True,
-)
 def test_a_bridge_option_naming_a_non_bridge_is_refused(make_lab: MakeLab) -> None:
     lab = make_lab(BridgeConfig(bridge="notabridge"))
     lab.host.run("ip", "link", "add", "notabridge", "type", "veth", "peer", "name", "nb1")
@@ -299,11 +288,6 @@ def test_a_bridge_option_naming_a_non_bridge_is_refused(make_lab: MakeLab) -> No
     assert "dockline" not in lab.ruleset()
 
 
-@pytest.mark.xfail(
-    reason="bug: `bridge` and `bip` together are accepted (dockerd refuses them as mutually "
-    "exclusive): containers get bip's address as their gateway, which the bridge never has",
-    strict=True,
-)
 def test_bridge_and_bip_together_are_refused(make_lab: MakeLab) -> None:
     lab = make_lab(
         raw={"bridge": "br-lab", "bip": "203.0.113.1/24"},
@@ -314,11 +298,6 @@ def test_bridge_and_bip_together_are_refused(make_lab: MakeLab) -> None:
     assert lab.count("networks") == 0
 
 
-@pytest.mark.xfail(
-    reason="bug: a `bip` on the subnet's broadcast address is accepted; every connect then "
-    "fails in the kernel (default route via a broadcast address: EINVAL)",
-    strict=True,
-)
 def test_a_bip_on_the_broadcast_address_is_refused(make_lab: MakeLab) -> None:
     lab = make_lab(raw={"bip": "198.51.100.255/24"})
     with pytest.raises(ConfigError, match=r"198\.51\.100\.255"):

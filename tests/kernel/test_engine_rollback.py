@@ -149,11 +149,6 @@ def test_connect_fault_leaves_nothing(
     assert str(endpoint.addresses[0].ip) == ("172.17.0.3" if network_exists else "172.17.0.2")
 
 
-@pytest.mark.xfail(
-    reason="bug (minor): the undo of a new network's firewall re-applies the ruleset of 'no "
-    "networks', an empty `table inet dockline`, instead of deleting the table it added",
-    strict=True,
-)
 def test_a_failed_first_connect_leaves_no_firewall_table(lab: Lab) -> None:
     ns = lab.container_ns()
     ns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")

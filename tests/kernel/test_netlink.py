@@ -142,7 +142,7 @@ def test_open_restores_the_thread_when_the_fd_is_not_a_netns(tmp_path: Path) -> 
 
 def test_open_restores_the_thread_when_the_socket_fails_inside(netns_fd: int) -> None:
     """A real fault: no fd left for the socket, after the thread has entered the namespace."""
-    import ctypes  # noqa: F401, PLC0415 - imported now so Netlink.open needs no fd for it
+    import ctypes  # noqa: F401 - imported now so Netlink.open needs no fd for it
 
     before = thread_netns_inode()
     probe = os.open("/dev/null", os.O_RDONLY)
@@ -493,8 +493,8 @@ def test_configure_interface_reports_the_failing_request_and_stays_in_sync(
 
 
 def _bench() -> None:  # pragma: no cover
-    import secrets  # noqa: PLC0415
-    import statistics  # noqa: PLC0415
+    import secrets
+    import statistics
 
     tag = secrets.token_hex(3)
     made: list[str] = []

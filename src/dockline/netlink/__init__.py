@@ -18,6 +18,7 @@ from dockline.netlink.links import (
     get_link_by_index,
     list_links,
     set_link_up,
+    validate_ifname,
 )
 from dockline.netlink.routes import Route, add_route, list_routes
 from dockline.netlink.socket import Netlink
@@ -39,4 +40,5 @@ __all__ = [
     "list_links",
     "list_routes",
     "set_link_up",
+    "validate_ifname",
 ]

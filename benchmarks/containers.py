@@ -1,0 +1,291 @@
+"""Whole containers: `run --rm -- true` and the per-container monitor, dockline against podman
+and docker, each engine inside a host namespace of its own.
+
+podman runs as root with throwaway `--root/--runroot/--tmpdir/--network-config-dir` under the
+lab's directory and its default bridge network (netavark), which works offline inside the
+throwaway host namespace. dockerd runs in the host namespace and a private mount namespace, with
+its own data and exec roots and socket. Both use runc: crun refuses this machine's hybrid cgroup
+layout. Both get `--ulimit nofile/nproc` at the current hard limits, because their defaults are
+above what root may set without CAP_SYS_RESOURCE in this sandbox (dockline keeps the caller's).
+The image is a busybox root filesystem made here from /bin/busybox and imported locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import tarfile
+import time
+from pathlib import Path
+
+from benchmarks.attach import dockline_env
+from benchmarks.lab import BIN, Host, Lab, bench_env, spawn, wait_until
+
+IMAGE = "localhost/dlbench-busybox:latest"
+BUSYBOX = "/bin/busybox"
+APPLETS = ("sh", "true", "sleep")
+
+
+def busybox_tar(lab: Lab) -> Path:
+    """A one-layer root filesystem: static busybox and the applets the benchmarks run."""
+    root = lab.dir("rootfs")
+    tar_path = root / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for d in ("bin", "proc", "sys", "dev", "etc", "tmp"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add(BUSYBOX, "bin/busybox")
+        for applet in APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+    return tar_path
+
+
+def ulimit_flags() -> list[str]:
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    return [f"--ulimit=nofile={nofile}:{nofile}", f"--ulimit=nproc={nproc}:{nproc}"]
+
+
+def rss_of(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a live process in MiB, read from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    pss = rss
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            pss = next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        pass
+    return rss / 1024, pss / 1024
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
+
+
+class Engine:
+    """One container engine on its own host: `run --rm` timed, and detached containers whose
+    per-container monitor process (dockline's monitor, conmon, containerd-shim) is measured."""
+
+    key = ""
+    label = ""
+    monitor = ""  # what the per-container process is called
+
+    def available(self) -> str:
+        return ""
+
+    def prepare(self, lab: Lab) -> None:
+        raise NotImplementedError
+
+    def run_argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def run_once(self) -> float:
+        with self.host.entered():
+            return spawn(self.run_argv(), env=self.env).check(f"{self.key} run").seconds
+
+    def cli(self, *args: str) -> str:
+        with self.host.entered():
+            return spawn([*self.base, *args], env=self.env).check(f"{self.key} {args[0]}").stdout
+
+    def start_detached(self, name: str) -> int:
+        """Start `sleep 3600` detached; returns the pid of its monitor process."""
+        raise NotImplementedError
+
+    def remove(self, name: str) -> None:
+        raise NotImplementedError
+
+    host: Host
+    env: dict[str, str]
+    base: list[str]
+
+
+class DocklineEngine(Engine):
+    key, label, monitor = "dockline", "dockline run --rm -- true", "dockline monitor"
+
+    def prepare(self, lab: Lab) -> None:
+        self.host = lab.host("drun")
+        self.env = dockline_env(lab)
+        self.base = [str(BIN / "dockline")]
+        lab.defer("remove dockline containers", self._remove_all)
+        self.run_once()  # warm-up: makes the network
+
+    def run_argv(self) -> list[str]:
+        return [*self.base, "run", "--rm", "--", "true"]
+
+    def start_detached(self, name: str) -> int:
+        self.cli("run", "-d", "--name", name, "--", "sleep", "3600")
+        pid = int(self.cli("inspect", "-f", "{{.State.Pid}}", name).strip())
+        return parent_of(pid)
+
+    def remove(self, name: str) -> None:
+        self.cli("rm", "-f", name)
+
+    def _remove_all(self) -> None:
+        ids = self.cli("ps", "-aq").split()
+        if ids:
+            self.cli("rm", "-f", *ids)
+
+
+class PodmanEngine(Engine):
+    key, label, monitor = "podman", "podman run --rm (bridge)", "conmon"
+
+    def available(self) -> str:
+        for tool in ("podman", "runc"):
+            if shutil.which(tool) is None:
+                return f"{tool} not installed"
+        return ""
+
+    def prepare(self, lab: Lab) -> None:
+        self.host = lab.host("pm")
+        d = lab.dir("podman")
+        self.env = bench_env()
+        self.base = [
+            "podman",
+            f"--root={d}/root",
+            f"--runroot={d}/runroot",
+            f"--tmpdir={d}/tmp",
+            f"--network-config-dir={d}/net",
+            "--cgroup-manager=cgroupfs",
+            "--events-backend=file",
+            "--storage-driver=overlay",
+            "--runtime=runc",
+        ]
+        lab.defer("remove podman containers", lambda: self.cli("rm", "-af", "-t", "0"))
+        self.cli("import", str(busybox_tar(lab)), IMAGE)
+        self.run_once()  # warm-up: makes the podman0 bridge and its rules
+
+    def run_argv(self) -> list[str]:
+        return [*self.base, "run", "--rm", *ulimit_flags(), IMAGE, "true"]
+
+    def start_detached(self, name: str) -> int:
+        self.cli("run", "-d", "--name", name, *ulimit_flags(), IMAGE, "sleep", "3600")
+        return int(self.cli("inspect", "-f", "{{.State.ConmonPid}}", name).strip())
+
+    def remove(self, name: str) -> None:
+        self.cli("rm", "-f", "-t", "0", name)
+
+
+class DockerEngine(Engine):
+    key, label, monitor = "docker", "docker run --rm (bridge)", "containerd-shim"
+    DOCKERD = "/usr/sbin/dockerd"
+    CLIENT = "/usr/bin/docker"  # Debian's client (another may come first on PATH)
+
+    def available(self) -> str:
+        for tool in (self.DOCKERD, self.CLIENT, shutil.which("runc") or "/nonexistent/runc"):
+            if not os.path.exists(tool):
+                return f"{os.path.basename(tool)} not installed (docker.io)"
+        return ""
+
+    def prepare(self, lab: Lab) -> None:
+        self.host = lab.host("dk")
+        d = lab.dir("docker")
+        (d / "daemon.json").write_text("{}")
+        sock = f"unix://{d}/docker.sock"
+        self.env = bench_env(DOCKER_CONFIG=str(d / "client"))
+        self.base = [self.CLIENT, "-H", sock]
+        argv = [
+            "unshare", "--mount", "--propagation", "private", "--",
+            self.DOCKERD,
+            f"--config-file={d}/daemon.json",
+            f"--data-root={d}/data",
+            f"--exec-root={d}/exec",
+            f"--pidfile={d}/docker.pid",
+            f"--host={sock}",
+            "--storage-driver=overlay2",
+            *(f"--default-ulimit={u.split('=', 1)[1]}" for u in ulimit_flags()),
+        ]  # fmt: skip
+        with self.host.entered():
+            self.daemon = lab.daemon(argv, env=self.env, log=d / "dockerd.log")
+        lab.defer("remove docker containers", self._remove_all)
+        wait_until(self._ready, 90, "dockerd to answer")
+        self.cli("import", str(busybox_tar(lab)), IMAGE)
+        self.run_once()
+
+    def _ready(self) -> bool:
+        if self.daemon.poll() is not None:
+            raise RuntimeError(f"dockerd exited with {self.daemon.returncode}")
+        with self.host.entered():
+            return spawn([*self.base, "version"], env=self.env).status == 0
+
+    def run_argv(self) -> list[str]:
+        return [*self.base, "run", "--rm", IMAGE, "true"]
+
+    def start_detached(self, name: str) -> int:
+        self.cli("run", "-d", "--name", name, IMAGE, "sleep", "3600")
+        pid = int(self.cli("inspect", "-f", "{{.State.Pid}}", name).strip())
+        return parent_of(pid)
+
+    def remove(self, name: str) -> None:
+        self.cli("rm", "-f", name)
+
+    def _remove_all(self) -> None:
+        if self.daemon.poll() is None:
+            ids = self.cli("ps", "-aq").split()
+            if ids:
+                self.cli("rm", "-f", *ids)
+
+
+def all_engines() -> list[Engine]:
+    return [DocklineEngine(), PodmanEngine(), DockerEngine()]
+
+
+class EngineOutcome:
+    """Samples of one engine: run --rm times (s) and monitor RSS/PSS (MiB), or why not."""
+
+    def __init__(self, engine: Engine, skipped: str) -> None:
+        self.engine = engine
+        self.skipped = skipped
+        self.runs: list[float] = []
+        self.rss: list[float] = []
+        self.pss: list[float] = []
+
+
+def measure(lab: Lab, engines: list[Engine], runs: int, monitors: int) -> list[EngineOutcome]:
+    """`runs` interleaved `run --rm` per engine, then `monitors` detached containers each."""
+    outcomes = [EngineOutcome(e, e.available()) for e in engines]
+    for o in outcomes:
+        _guard(o, lambda o=o: o.engine.prepare(lab))
+    for _ in range(runs):
+        for o in outcomes:
+            _guard(o, lambda o=o: o.runs.append(o.engine.run_once()))
+    for o in outcomes:
+        if monitors and not o.skipped:
+            _guard(o, lambda o=o: _monitors(o, monitors))
+    return outcomes
+
+
+def _monitors(outcome: EngineOutcome, count: int) -> None:
+    names = [f"dlbench-m{i}-{os.getpid()}" for i in range(count)]
+    try:
+        pids = [outcome.engine.start_detached(n) for n in names]
+        time.sleep(0)  # the monitors are up once start_detached returned
+        for pid in pids:
+            rss, pss = rss_of(pid)
+            outcome.rss.append(rss)
+            outcome.pss.append(pss)
+    finally:
+        for name in names:
+            try:
+                outcome.engine.remove(name)
+            except Exception:  # noqa: BLE001, S112 - not started, or already gone
+                continue
+
+
+def _guard(outcome: EngineOutcome, fn: object) -> None:
+    if outcome.skipped:
+        return
+    try:
+        fn()  # type: ignore[operator]
+    except Exception as err:  # noqa: BLE001 - one engine failing must not stop the others
+        outcome.skipped = f"failed: {type(err).__name__}: {err}"[:300]
+
+
+def describe(outcome: EngineOutcome) -> str:
+    return json.dumps({"runs": len(outcome.runs), "monitors": len(outcome.rss)})
