@@ -13,9 +13,8 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, spawn
+from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, in_netns, spawn
 from dockline.api import Engine, Paths
 
 SUBNET_PREFIX = "172.17"  # inside throwaway host namespaces only
@@ -58,7 +57,8 @@ class Method:
 
     key: str
     label: str
-    spawned: list[Spawned] = field(default_factory=list)  # for peak RSS
+    spawned: list[Spawned] = field(default_factory=list)  # the processes of the last call
+    wrapper: list[str] = field(default_factory=list)  # e.g. GNU time, for the memory runs
 
     def available(self) -> str:
         """Why this method cannot run here ("" if it can)."""
@@ -80,7 +80,7 @@ class Method:
 
     def _run(self, host: Host, argv: list[str], what: str, **kw: object) -> float:
         with host.entered():
-            result = spawn(argv, **kw).check(what)  # type: ignore[arg-type]
+            result = spawn([*self.wrapper, *argv], **kw).check(what)  # type: ignore[arg-type]
         self.spawned.append(result)
         return result.seconds
 
@@ -156,8 +156,8 @@ class DocklineCniMethod(Method):
 
 class IpBatchMethod(Method):
     """The kernel floor with a CLI: one `ip -batch` in the host (veth with the peer born in
-    the container, on the bridge, up) and one `ip -n NS -batch` inside (lo and eth0 up,
-    address, default route). Detach is one `ip link del`."""
+    the container, on the bridge, up) and one `ip -batch` inside, started in the container's
+    namespace (lo and eth0 up, address, default route). Detach is one `ip link del`."""
 
     def available(self) -> str:
         return "" if os.path.exists("/usr/sbin/ip") or os.path.exists("/bin/ip") else "no ip"
@@ -186,8 +186,11 @@ class IpBatchMethod(Method):
             f"addr add {ip}/16 dev eth0\nroute add default via {GATEWAY}\n"
         )
         seconds = self._run(self.host, ["ip", "-batch", "-"], "ip", stdin=outside.encode())
-        argv = ["ip", "-n", ns, "-batch", "-"]
-        return seconds + self._run(self.host, argv, "ip -n", stdin=inside.encode())
+        with in_netns(self.paths[i]):  # entered here: `ip -n` would also copy the mount table
+            argv = [*self.wrapper, "ip", "-batch", "-"]
+            inner = spawn(argv, stdin=inside.encode()).check("ip inside")
+        self.spawned.append(inner)
+        return seconds + inner.seconds
 
     def detach(self, i: int) -> float:
         return self._run(self.host, ["ip", "link", "del", f"veth{i:07x}"], "ip link del")
@@ -312,10 +315,10 @@ class Outcome:
     attach: list[float] = field(default_factory=list)
     detach: list[float] = field(default_factory=list)
     skipped: str = ""
-    rss_kb: list[int] = field(default_factory=list)
+    rss_mib: list[float] = field(default_factory=list)  # peak RSS of the attach process(es)
 
 
-def measure(lab: Lab, methods: list[Method], count: int, *, log: Path | None = None) -> list[Outcome]:
+def measure(lab: Lab, methods: list[Method], count: int) -> list[Outcome]:
     """Attach `count` containers with every method, interleaved, then detach them all."""
     outcomes = [Outcome(m, skipped=m.available()) for m in methods]
     live = [o for o in outcomes if not o.skipped]
@@ -325,12 +328,46 @@ def measure(lab: Lab, methods: list[Method], count: int, *, log: Path | None = N
         for i in range(count):
             for o in (o for o in live if not o.skipped):
                 step = getattr(o.method, phase)
-                _guard(o, lambda o=o, step=step, phase=phase: getattr(o, phase).append(step(i)))
-            for o in live:  # RSS of the attach processes only
-                if phase == "attach" and o.method.spawned and not o.skipped:
-                    o.rss_kb.append(o.method.spawned[-1].maxrss_kb)
+                _guard(o, lambda o=o, s=step, p=phase, i=i: getattr(o, p).append(s(i)))
                 o.method.spawned.clear()
     return outcomes
+
+
+TIME = "/usr/bin/time"  # GNU time: the peak RSS of exactly the process it runs
+RSS_MARK = "DLBENCH_MAXRSS_KB="
+
+
+def measure_rss(outcomes: list[Outcome], runs: int) -> None:
+    """Peak RSS of the attach process(es) of every CLI method, from GNU time, over `runs`
+    attach+detach cycles on already used targets.
+
+    Not from our own `wait4`: a child forked from this (large) Python process carries its
+    parent's high-water mark across exec, so ru_maxrss would report ours, not its own.
+    """
+    for o in outcomes:
+        if o.skipped or isinstance(o.method, ApiMethod):
+            continue
+        o.method.wrapper = [TIME, "-f", f"{RSS_MARK}%M"]
+        try:
+            for i in range(runs):
+                o.method.attach(i)
+                peaks = [_peak_kb(s.stderr) for s in o.method.spawned]
+                o.rss_mib.append(max(peaks) / 1024)
+                o.method.spawned.clear()
+                o.method.detach(i)
+                o.method.spawned.clear()
+        except Exception as err:
+            o.rss_mib = []
+            print(f"peak RSS of {o.method.key} not measured: {err}")
+        finally:
+            o.method.wrapper = []
+
+
+def _peak_kb(stderr: str) -> int:
+    for line in reversed(stderr.splitlines()):
+        if line.startswith(RSS_MARK):
+            return int(line[len(RSS_MARK) :])
+    raise RuntimeError("GNU time printed no peak RSS")
 
 
 def _guard(outcome: Outcome, fn: object) -> None:
@@ -339,5 +376,5 @@ def _guard(outcome: Outcome, fn: object) -> None:
         return
     try:
         fn()  # type: ignore[operator]
-    except Exception as err:  # noqa: BLE001 - an anchor failing must not stop the others
+    except Exception as err:
         outcome.skipped = f"failed: {type(err).__name__}: {err}"[:300]

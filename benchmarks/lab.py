@@ -44,11 +44,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
 
 @dataclass(frozen=True)
 class Spawned:
-    """One process run to its end: wall time, status, peak RSS and output."""
+    """One process run to its end: wall time, status and output."""
 
     seconds: float
     status: int
-    maxrss_kb: int
     stdout: str
     stderr: str
 
@@ -75,21 +74,18 @@ def _read_all(fd: int) -> str:
 def spawn(
     argv: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: bytes = b""
 ) -> Spawned:
-    """Run `argv` to its end in the calling thread's namespaces, timing only the process.
-
-    Input and output go through memfds prepared outside the timed region; the peak RSS comes
-    from the kernel's rusage of exactly this child (`wait4`).
-    """
+    """Run `argv` to its end in the calling thread's namespaces, timing only the process
+    (start to reaped); input and output go through memfds prepared outside the timed region."""
     fd_in, fd_out, fd_err = _memfd(stdin), _memfd(), _memfd()
     try:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=fd_in, stdout=fd_out, stderr=fd_err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status = os.waitpid(proc.pid, 0)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         os.close(fd_in)
-    return Spawned(seconds, proc.returncode, usage.ru_maxrss, _read_all(fd_out), _read_all(fd_err))
+    return Spawned(seconds, proc.returncode, _read_all(fd_out), _read_all(fd_err))
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -128,6 +124,22 @@ class Host:
         return spawn(argv, stdin=stdin).check(" ".join(argv)).stdout
 
 
+@contextlib.contextmanager
+def in_netns(path: str) -> Iterator[None]:
+    """Run a block (and the processes it starts) in the namespace at `path`."""
+    fd = netns.open_netns(path)
+    try:
+        with netns.entered(fd):
+            yield
+    finally:
+        os.close(fd)
+
+
+# Directories that podman, runc and dockerd create under /run whatever their flags say; a run
+# removes the ones that did not exist before it.
+STRAY_DIRS = ("/run/containers", "/run/runc", "/run/crun", "/run/docker", "/run/containerd")
+
+
 class Lab:
     """Everything one benchmark run creates, removed by `close()` even after a failure."""
 
@@ -136,6 +148,8 @@ class Lab:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{self.tag}-"))
         self._undo: list[tuple[str, Callable[[], object]]] = []
         self._count = 0
+        absent = [d for d in STRAY_DIRS if not os.path.lexists(d)]
+        self.defer("remove stray runtime dirs", lambda: _remove_dirs(absent))
 
     def __enter__(self) -> Lab:
         return self
@@ -190,9 +204,14 @@ class Lab:
         wait_until(lambda: all(_is_holder(p.pid) for p in procs), 30, "holder processes")
         return [p.pid for p in procs]
 
-    def daemon(self, argv: Sequence[str], *, stop: Callable[[], object] | None = None,
-               env: Mapping[str, str] | None = None, log: Path | None = None,
-               ) -> subprocess.Popen[bytes]:
+    def daemon(
+        self,
+        argv: Sequence[str],
+        *,
+        stop: Callable[[], object] | None = None,
+        env: Mapping[str, str] | None = None,
+        log: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         """A long-running process, stopped at close (`stop`, then SIGTERM, then SIGKILL)."""
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed at close
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -201,19 +220,37 @@ class Lab:
         self.defer(f"stop {argv[0]}", lambda: _stop_all([proc], stop))
         return proc
 
+    @contextlib.contextmanager
+    def section(self) -> Iterator[None]:
+        """Undo what the block made when it ends, so one section's namespaces and links do not
+        weigh on the next section's measurements."""
+        mark = len(self._undo)
+        try:
+            yield
+        finally:
+            self._unwind(mark)
+
     def close(self) -> None:
         """Undo everything, newest first, going on past errors; then unmount and remove tmp."""
-        errors = []
-        for what, fn in reversed(self._undo):
-            try:
-                fn()
-            except Exception as err:  # noqa: BLE001 - clean-up goes on, and reports at the end
-                errors.append(f"{what}: {err}")
-        self._undo.clear()
+        self._unwind(0)
         unmount_under(self.tmp)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _unwind(self, mark: int) -> None:
+        errors = []
+        while len(self._undo) > mark:
+            what, fn = self._undo.pop()
+            try:
+                fn()
+            except Exception as err:
+                errors.append(f"{what}: {err}")
         if errors:
             print("clean-up errors:\n  " + "\n  ".join(errors), file=sys.stderr)
+
+
+def _remove_dirs(paths: list[str]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _ip_netns_del(name: str) -> None:

@@ -8,11 +8,9 @@ environment deeper in. The config file takes Docker's daemon.json keys for the d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from dockline.errors import ConfigError, DocklineError
 
@@ -26,8 +24,7 @@ T = TypeVar("T")
 KNOWN_KEYS = frozenset({"bridge", "bip", "fixed-cidr", "default-gateway", "mtu"})
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
     """The directories one dockline instance works in."""
 
     root: str = DEFAULT_ROOT  # state (SQLite store), 0700
@@ -51,8 +48,7 @@ def resolve_paths(
     )
 
 
-@dataclass(frozen=True)
-class BridgeConfig:
+class BridgeConfig(NamedTuple):
     """Docker's daemon options for the default bridge network."""
 
     bridge: str | None = None  # use this existing bridge instead of creating dockline0
@@ -65,12 +61,18 @@ class BridgeConfig:
 def load_bridge_config(path: str) -> BridgeConfig:
     """Read the config file; a missing file means all defaults."""
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        f = open(path, encoding="utf-8")  # noqa: SIM115 - closed below, after the import
     except FileNotFoundError:
         return BridgeConfig()
-    except (OSError, ValueError) as err:
+    except OSError as err:
         raise ConfigError(f"config file {path}: {err}") from err
+    import json  # only when there is a file: it costs start-up time
+
+    with f:
+        try:
+            raw = json.load(f)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"config file {path}: {err}") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path}: expected a JSON object")
     return parse_bridge_config(raw, path)

@@ -15,7 +15,6 @@ import errno
 import os
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from types import TracebackType
 
@@ -23,22 +22,23 @@ from dockline import ipam, netns
 from dockline.config import DEFAULT_NETWORK, BridgeConfig, Paths, load_bridge_config
 from dockline.driver.bridge import is_host_ifname, plan_endpoint, setup_endpoint
 from dockline.errors import Conflict, InvalidArgument, KernelError, NotFound, TeardownError
+from dockline.ids import new_id
 from dockline.model import Endpoint, NetnsRef, Network
 from dockline.netlink import Netlink, delete_link, delete_links, list_links, validate_ifname
-from dockline.networks import Host, apply_firewall, get_network, new_id, ready_network
+from dockline.networks import Host, apply_firewall, get_network, ready_network
 from dockline.rollback import Rollback
 from dockline.store.base import Store, Txn
 
 
-@dataclass
 class GcReport:
-    """What one `gc` pass removed."""
+    """What one `gc` pass removed (IDs and names), and what it could not."""
 
-    endpoints: list[str] = field(default_factory=list)
-    links: list[str] = field(default_factory=list)
-    netns_links: list[str] = field(default_factory=list)
-    containers: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.endpoints: list[str] = []
+        self.links: list[str] = []
+        self.netns_links: list[str] = []
+        self.containers: list[str] = []
+        self.errors: list[str] = []
 
 
 class Engine:
@@ -70,7 +70,7 @@ class Engine:
 
     @property
     def host(self) -> Host:
-        return Host(self.nl, self.host_fd, self.bridge_config)
+        return Host(self.nl, self.host_fd, lambda: self.bridge_config)
 
     def in_host(self) -> AbstractContextManager[None]:
         """Run a block entered into the host namespace (for nft, sysctls and forks)."""
@@ -347,13 +347,22 @@ def open_checked(ref: NetnsRef) -> int:
 
 
 def find_endpoint(endpoints: list[Endpoint], ref: NetnsRef) -> Endpoint | None:
-    """The endpoint in this namespace: by namespace identity, else by pid or path."""
+    """The endpoint in this namespace.
+
+    A live namespace is matched by its identity (and, for a process, by pid *and* start time,
+    since both pids and namespace inodes are reused); a dead one, which has no identity left,
+    by the pid or path it was connected with.
+    """
     for e in endpoints:
-        if ref.ino and (e.netns.dev, e.netns.ino) == (ref.dev, ref.ino):
-            return e
-    for e in endpoints:
-        if ref.pid is not None and e.netns.pid == ref.pid:
-            return e
-        if ref.pid is None and e.netns.path == ref.path:
+        if ref.ino:
+            same_ns = (e.netns.dev, e.netns.ino) == (ref.dev, ref.ino)
+            same_process = (
+                e.netns.pid is None
+                or ref.pid is None
+                or ((e.netns.pid, e.netns.pid_start) == (ref.pid, ref.pid_start))
+            )
+            if same_ns and same_process:
+                return e
+        elif e.netns.pid == ref.pid if ref.pid is not None else e.netns.path == ref.path:
             return e
     return None

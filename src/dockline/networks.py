@@ -8,15 +8,16 @@ firewall; both are reapplied whenever the bridge itself has to be made again (af
 
 from __future__ import annotations
 
-import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from ipaddress import IPv4Interface, IPv4Network
+from typing import NamedTuple
 
 from dockline import ipam, netns
 from dockline.config import DEFAULT_BRIDGE, DEFAULT_NETWORK, BridgeConfig
 from dockline.driver.bridge import ensure_bridge_ready
 from dockline.errors import ConfigError, NotFound
+from dockline.ids import new_id
 from dockline.model import Network
 from dockline.netlink import Netlink, delete_link, get_link, list_addresses, list_routes
 from dockline.rollback import Rollback
@@ -25,18 +26,13 @@ from dockline.store.base import Txn
 DEFAULT_MTU = 1500
 
 
-@dataclass(frozen=True)
-class Host:
-    """The host a network lives on: a netlink handle and an fd of its namespace, and config."""
+class Host(NamedTuple):
+    """The host a network lives on: a netlink handle, an fd of its namespace, and its config
+    (read only when a network is made, so an attach does not parse config files)."""
 
     nl: Netlink
     netns_fd: int
-    config: BridgeConfig
-
-
-def new_id() -> str:
-    """A 64-hex identifier, as Docker's."""
-    return secrets.token_hex(32)
+    load_config: Callable[[], BridgeConfig]
 
 
 def get_network(txn: Txn, host: Host, name: str, undo: Rollback) -> tuple[Network, bool]:
@@ -50,7 +46,7 @@ def get_network(txn: Txn, host: Host, name: str, undo: Rollback) -> tuple[Networ
     if name != DEFAULT_NETWORK:
         raise NotFound("network", name)
     before = txn.list_networks()
-    network = plan_default_network(host.nl, host.config, taken=[n.subnet for n in before])
+    network = plan_default_network(host.nl, host.load_config(), taken=[n.subnet for n in before])
     txn.put_network(network)
     apply_firewall(host, [*before, network])
     undo.push(restore_firewall, host, before)

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ def as_json(config: BridgeConfig) -> dict[str, object]:
     keys = {"fixed_cidr": "fixed-cidr", "default_gateway": "default-gateway"}
     return {
         keys.get(k, k): v if isinstance(v, int | None) or k == "bridge" else str(v)
-        for k, v in asdict(config).items()
+        for k, v in config._asdict().items()
         if v is not None
     }
 

@@ -7,7 +7,6 @@ tests use a temporary directory instead of /run/netns.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 import stat
@@ -136,9 +135,9 @@ def test_a_ref_to_a_recycled_pid_is_not_alive(spawn: Spawner) -> None:
     ref = netns.ref_for_pid(proc.pid)
     assert ref.pid_start is not None
     # Same pid, same namespace, but another start time: a different process got the pid.
-    assert not netns.is_alive(dataclasses.replace(ref, pid_start=ref.pid_start - 1))
+    assert not netns.is_alive(ref._replace(pid_start=ref.pid_start - 1))
     # Same process, but the namespace it now has is not the one the ref recorded.
-    assert not netns.is_alive(dataclasses.replace(ref, ino=ref.ino + 1))
+    assert not netns.is_alive(ref._replace(ino=ref.ino + 1))
     assert netns.is_alive(ref)
 
 

@@ -147,7 +147,6 @@ def test_container_round_trip_each_net_mode(store: SqliteStore, mode: NetMode) -
         requested_ip=IPv4Address("172.17.0.9"),
         requested_mac="02:42:ac:11:00:09",
         sandbox_key="/run/netns/cccc",
-        labels={"a": "1", "ü": "x=y"},
     )
     minimal = make_container("d" * 64, "db", net_mode=mode)
     with store.transaction() as txn:

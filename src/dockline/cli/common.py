@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from dockline.config import Paths, resolve_paths
-from dockline.engine import Engine
+
+if TYPE_CHECKING:
+    from dockline.engine import Engine
 
 
 def paths_from(args: argparse.Namespace) -> Paths:
@@ -14,6 +17,8 @@ def paths_from(args: argparse.Namespace) -> Paths:
 
 
 def engine_from(args: argparse.Namespace) -> Engine:
+    from dockline.engine import Engine
+
     return Engine(paths_from(args))
 
 

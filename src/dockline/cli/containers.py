@@ -3,49 +3,79 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from typing import Any
 
 from dockline.cli.common import add_format, engine_from, paths_from
-from dockline.cli.output import human_age, print_json, print_table, render_template, shorten
+from dockline.cli.output import (
+    human_age,
+    print_json,
+    print_json_lines,
+    print_table,
+    render_template,
+    shorten,
+)
 from dockline.errors import DocklineError, ExitStatus, InvalidArgument, NotFound
 
 
-def register(commands: Any) -> None:
-    _register_run(commands)
+def add_parsers(commands: Any, only: str | None) -> None:
+    """Add the parser of command `only`, or of every command here when None."""
+    for name, add in PARSERS.items():
+        if only in (None, name):
+            add(commands)
+
+
+def _add_ps(commands: Any) -> None:
     ps = commands.add_parser("ps", help="list containers")
     ps.add_argument("-a", "--all", action="store_true", help="show stopped containers too")
     ps.add_argument("-q", "--quiet", action="store_true", help="only IDs")
     add_format(ps)
     ps.set_defaults(handler=cmd_ps)
+
+
+def _add_inspect(commands: Any) -> None:
     inspect = commands.add_parser("inspect", help="show containers (or networks) as JSON")
     inspect.add_argument("-f", "--format", help="a {{.Field.Path}} or {{json .Field}} template")
     inspect.add_argument("names", nargs="+", metavar="NAME")
     inspect.set_defaults(handler=cmd_inspect)
+
+
+def _add_exec(commands: Any) -> None:
     ex = commands.add_parser("exec", help="run a command in a running container")
     ex.add_argument("name", metavar="CONTAINER")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
     ex.set_defaults(handler=cmd_exec)
+
+
+def _add_stop(commands: Any) -> None:
     stop = commands.add_parser("stop", help="stop containers (SIGTERM, then SIGKILL)")
     stop.add_argument("-t", "--time", type=float, default=10.0, help="seconds before SIGKILL")
     stop.add_argument("names", nargs="+", metavar="CONTAINER")
     stop.set_defaults(handler=cmd_stop)
+
+
+def _add_kill(commands: Any) -> None:
     kill = commands.add_parser("kill", help="send a signal to containers")
     kill.add_argument("-s", "--signal", default="KILL", help="signal name or number")
     kill.add_argument("names", nargs="+", metavar="CONTAINER")
     kill.set_defaults(handler=cmd_kill)
+
+
+def _add_rm(commands: Any) -> None:
     rm = commands.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
     rm.add_argument("names", nargs="+", metavar="CONTAINER")
     rm.set_defaults(handler=cmd_rm)
+
+
+def _add_logs(commands: Any) -> None:
     logs = commands.add_parser("logs", help="print a detached container's output")
     logs.add_argument("name", metavar="CONTAINER")
     logs.set_defaults(handler=cmd_logs)
 
 
-def _register_run(commands: Any) -> None:
+def _add_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="run a command in a new container",
@@ -135,8 +165,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
         for row in rows:
             print(row["ID"])
     elif args.format == "json":
-        for row in rows:
-            print(json.dumps(row))
+        print_json_lines(rows)
     elif args.format == "table":
         headers = ("CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NETWORK", "NAMES")
         keys = ("ID", "Command", "CreatedAt", "Status", "Networks", "Names")
@@ -259,3 +288,15 @@ def cmd_logs(args: argparse.Namespace) -> int:
         except FileNotFoundError:
             raise NotFound("log of container", args.name) from None
     return 0
+
+
+PARSERS = {
+    "run": _add_run,
+    "ps": _add_ps,
+    "inspect": _add_inspect,
+    "exec": _add_exec,
+    "stop": _add_stop,
+    "kill": _add_kill,
+    "rm": _add_rm,
+    "logs": _add_logs,
+}

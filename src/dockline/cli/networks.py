@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockline.cli.common import add_format, engine_from
-from dockline.cli.output import print_json, print_table, render_template
+from dockline.cli.output import print_json, print_json_lines, print_table, render_template
 from dockline.errors import InvalidArgument, NotFound
-from dockline.model import Network
-from dockline.store.base import Txn
+
+if TYPE_CHECKING:
+    from dockline.model import Network
+    from dockline.store.base import Txn
 
 
-def register(commands: Any) -> None:
+def add_parsers(commands: Any, only: str | None) -> None:
+    """Add the parser of command `only`, or of every command here when None."""
+    if only in (None, "network"):
+        _add_network(commands)
+    if only in (None, "gc"):
+        gc = commands.add_parser("gc", help="remove what crashed containers and processes left")
+        add_format(gc)
+        gc.set_defaults(handler=cmd_gc)
+
+
+def _add_network(commands: Any) -> None:
     network = commands.add_parser("network", help="manage networks and attach namespaces")
     sub = network.add_subparsers(
         dest="network_command", metavar="COMMAND", parser_class=type(network)
@@ -35,9 +46,6 @@ def register(commands: Any) -> None:
     inspect.add_argument("-f", "--format", help="a {{.Field.Path}} template")
     inspect.add_argument("names", nargs="+", metavar="NETWORK")
     inspect.set_defaults(handler=cmd_inspect)
-    gc = commands.add_parser("gc", help="remove what crashed containers and processes left")
-    add_format(gc)
-    gc.set_defaults(handler=cmd_gc)
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -93,8 +101,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for n in networks
     ]
     if args.format == "json":
-        for row in rows:
-            print(json.dumps(row))
+        print_json_lines(rows)
     elif args.format == "table":
         keys = ("ID", "Name", "Driver", "Scope", "Subnet", "Gateway", "Bridge")
         print_table(
@@ -146,7 +153,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         "Errors": report.errors,
     }
     if args.format == "json":
-        print(json.dumps(summary))
+        print_json_lines([summary])
     elif args.format != "table":
         raise InvalidArgument("format", args.format, "gc takes 'table' or 'json'")
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -23,14 +22,26 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def print_json(value: Any) -> None:
+    import json  # json costs start-up time; most commands never print it
+
     json.dump(value, sys.stdout, indent=4)
     sys.stdout.write("\n")
+
+
+def print_json_lines(rows: Sequence[Any]) -> None:
+    """One JSON object per line, as `docker ps --format json`."""
+    import json
+
+    for row in rows:
+        print(json.dumps(row))
 
 
 def render_template(template: str, value: Any) -> str:
     """A small subset of Go templates: `{{.A.B}}` and `{{json .A}}`."""
     if "{{" in _TEMPLATE_RE.sub("", template):
         raise InvalidArgument("format", repr(template), "only {{.Field.Path}} and {{json .Field}}")
+
+    import json
 
     def substitute(match: re.Match[str]) -> str:
         found = _lookup(value, match.group(2), template)

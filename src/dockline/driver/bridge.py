@@ -13,12 +13,11 @@ The steps, as in the source document:
 from __future__ import annotations
 
 import errno
-import secrets
-from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Interface
 
 from dockline import ipam
 from dockline.errors import Conflict, KernelError, NotFound
+from dockline.ids import random_hex
 from dockline.model import Endpoint, NetnsRef, Network
 from dockline.netlink import (
     Netlink,
@@ -39,7 +38,7 @@ NAME_ATTEMPTS = 8
 
 def new_host_ifname() -> str:
     """`veth` + 7 hex characters, as Docker names the host end."""
-    return HOST_IFNAME_PREFIX + secrets.token_hex(4)[:7]
+    return HOST_IFNAME_PREFIX + random_hex(7)
 
 
 def is_host_ifname(name: str) -> bool:
@@ -173,6 +172,6 @@ def _create_veth_unique(
                     f"interface {endpoint.ifname} already exists in network namespace "
                     f"{endpoint.netns.path}"
                 ) from err
-        endpoint = replace(endpoint, host_ifname=new_host_ifname())
+        endpoint = endpoint._replace(host_ifname=new_host_ifname())
         txn.put_endpoint(endpoint)
     raise Conflict(f"could not find a free host interface name after {NAME_ATTEMPTS} tries")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dockline.errors import Conflict, InvalidArgument, KernelError
 from dockline.netlink import messages as m
@@ -21,11 +21,11 @@ _EXT_MASK = m.attr_u32(m.IFLA_EXT_MASK, m.RTEXT_FILTER_SKIP_STATS)
 _MISSING = frozenset({errno.ENODEV})
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """A network interface as the kernel reports it."""
 
-    index: int
+    # `index` shadows tuple.index on purpose: it is the kernel's name for the field.
+    index: int  # type: ignore[assignment]
     name: str
     kind: str | None  # IFLA_INFO_KIND: "veth", "bridge", ...; None for lo and physical NICs
     master: int | None

@@ -6,8 +6,8 @@ Builds RTM_*ROUTE messages; the round trips are `Netlink`'s. Inputs are checked 
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import NamedTuple
 
 from dockline.errors import InvalidArgument
 from dockline.netlink import messages as m
@@ -17,8 +17,7 @@ IPNetwork = IPv4Network | IPv6Network
 IPAddress = IPv4Address | IPv6Address
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """A main-table unicast route; dst is 0.0.0.0/0 (or ::/0) for the default route."""
 
     dst: IPNetwork

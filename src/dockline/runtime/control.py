@@ -10,7 +10,6 @@ import os
 import select
 import signal
 import time
-from dataclasses import replace
 
 from dockline import linux
 from dockline.engine import Engine
@@ -107,11 +106,11 @@ def _await_cleanup(engine: Engine, container: Container) -> Container:
     with engine.store.transaction() as txn:
         current = txn.get_container(container.id)
         if current is None:  # --rm: the monitor removed it
-            return replace(container, state="exited")
+            return container._replace(state="exited")
         if current.state == "running" and not is_running(current):
             release_network(engine, txn, current)
-            current = replace(
-                current, state="exited", finished=time.time(), exit_code=128 + signal.SIGKILL
+            current = current._replace(
+                state="exited", finished=time.time(), exit_code=128 + signal.SIGKILL
             )
             txn.put_container(current)
         return current

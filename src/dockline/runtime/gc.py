@@ -10,7 +10,6 @@ clean up, are left alone.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from dockline import netns
@@ -37,7 +36,7 @@ def collect(engine: Engine, txn: Txn, report: GcReport) -> None:
             remove_log(engine.paths, container.id)
         else:
             txn.put_container(
-                replace(container, state="exited", exit_code=UNKNOWN_EXIT, finished=time.time())
+                container._replace(state="exited", exit_code=UNKNOWN_EXIT, finished=time.time())
             )
         report.containers.append(container.id)
     dead = [e for e in txn.list_endpoints() if endpoint_is_dead(txn, e)]

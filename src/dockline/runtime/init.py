@@ -15,8 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from dataclasses import dataclass
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from dockline import linux
 from dockline.errors import ExitStatus
@@ -26,8 +25,7 @@ READY = b"R"
 GO = b"G"
 
 
-@dataclass(frozen=True)
-class ChildPipes:
+class ChildPipes(NamedTuple):
     """The child's ends of the three pipes that synchronise it with the supervisor."""
 
     ready_w: int  # child -> supervisor: namespaces exist

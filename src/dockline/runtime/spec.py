@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from typing import NamedTuple
 
 from dockline import ipam
 from dockline.config import DEFAULT_NETWORK
 from dockline.errors import InvalidArgument
+from dockline.ids import choice, new_id
 from dockline.model import NetMode
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -61,8 +61,7 @@ _NOUNS = (
 )
 
 
-@dataclass(frozen=True)
-class ContainerSpec:
+class ContainerSpec(NamedTuple):
     """A validated request to run a container."""
 
     id: str
@@ -75,7 +74,7 @@ class ContainerSpec:
     auto_remove: bool = False
     ip: IPv4Address | None = None
     mac: str | None = None
-    env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    env: tuple[tuple[str, str], ...] = ()
 
     def environment(self) -> dict[str, str]:
         """The container's environment: Docker's defaults, then `-e` values."""
@@ -85,12 +84,12 @@ class ContainerSpec:
 
 
 def new_container_id() -> str:
-    return secrets.token_hex(32)
+    return new_id()
 
 
 def random_name() -> str:
     """Docker-style `adjective_scientist` names."""
-    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}"
+    return f"{choice(_ADJECTIVES)}_{choice(_NOUNS)}"
 
 
 def check_name(name: str) -> str:

@@ -17,7 +17,7 @@ import contextlib
 import os
 import signal
 import time
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from dockline import linux, netns
 from dockline.config import Paths
@@ -43,8 +43,7 @@ FORWARDED_SIGNALS = (
 )
 
 
-@dataclass(frozen=True)
-class Child:
+class Child(NamedTuple):
     """The paused container process, and our ends of its pipes."""
 
     pid: int
@@ -75,7 +74,7 @@ def start(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
             join_fd = None
             if spec.net_mode.kind == "container":
                 join_fd, joined = open_joined_netns(txn, spec)
-                container = replace(container, net_mode=NetMode("container", joined.id))
+                container = container._replace(net_mode=NetMode("container", joined.id))
             if spec.net_mode.kind == "bridge":
                 network, new = get_network(txn, engine.host, spec.net_mode.target, undo)
                 ready_network(engine.host, network, txn, undo, new=new)
@@ -169,8 +168,7 @@ def configure_network(
                 set_link_up(inner, 1)  # lo is always ifindex 1 in a new namespace
         finally:
             os.close(fd)
-    return replace(
-        container,
+    return container._replace(
         state="running",
         pid=pid,
         pid_start=ref.pid_start,
@@ -251,7 +249,7 @@ def finish(engine: Engine, container_id: str, status: int) -> None:
             remove_log(engine.paths, container.id)
         else:
             txn.put_container(
-                replace(container, state="exited", exit_code=status, finished=time.time())
+                container._replace(state="exited", exit_code=status, finished=time.time())
             )
 
 

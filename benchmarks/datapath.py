@@ -1,0 +1,109 @@
+"""The data path: iperf3 TCP throughput container -> container through dockline's bridge and
+rules, as a ratio of a bare veth + bridge path (made with `ip`, no nftables rules at all).
+
+Both worlds are built the same way apart from that: two container namespaces on one bridge in a
+host namespace of their own, MTU 1500. Runs alternate between the two worlds so drift in the
+machine's load hits both; the ratio is of the medians.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from benchmarks.attach import GATEWAY, container_ip, engine_in
+from benchmarks.lab import Host, Lab, in_netns, spawn, wait_until
+
+PORT = 5201
+
+
+@dataclass
+class World:
+    """Two containers on one bridge: the server's address and the namespaces' paths."""
+
+    label: str
+    server_ip: str
+    server_ns: str
+    client_ns: str
+
+
+@dataclass
+class DataPathResult:
+    dockline: list[float] = field(default_factory=list)  # Gbit/s per run
+    bare: list[float] = field(default_factory=list)
+    skipped: str = ""
+
+
+def available() -> str:
+    return "" if shutil.which("iperf3") else "iperf3 not installed"
+
+
+def dockline_world(lab: Lab) -> World:
+    host = lab.host("dpd")
+    engine = engine_in(lab, host)
+    server, client = lab.netns(2, "dpd")
+    endpoint = engine.connect(netns_path=server)
+    engine.connect(netns_path=client)
+    return World("dockline", str(endpoint.addresses[0].ip), server, client)
+
+
+def bare_world(lab: Lab) -> World:
+    host: Host = lab.host("dpb")
+    server, client = lab.netns(2, "dpb")
+    host.ip("link", "add", "br0", "type", "bridge")
+    host.ip("addr", "add", f"{GATEWAY}/16", "dev", "br0")
+    host.ip("link", "set", "br0", "up")
+    for i, path in enumerate((server, client)):
+        ns = os.path.basename(path)
+        host.ip(
+            "link", "add", f"vb{i}", "up", "master", "br0",
+            "type", "veth", "peer", "name", "eth0", "netns", ns,
+        )  # fmt: skip
+        inside = (
+            f"link set lo up\naddr add {container_ip(i)}/16 dev eth0\nlink set eth0 up\n"
+            f"route add default via {GATEWAY}\n"
+        )
+        spawn(["ip", "-n", ns, "-batch", "-"], stdin=inside.encode()).check("ip -n")
+    return World("bare", container_ip(0), server, client)
+
+
+def start_server(lab: Lab, world: World) -> None:
+    """An iperf3 server in the server namespace, stopped when the lab closes."""
+    with in_netns(world.server_ns):
+        lab.daemon(["iperf3", "--server", "--bind", world.server_ip, "--port", str(PORT)])
+    wait_until(lambda: _listening(world.server_ns), 10, f"iperf3 server in {world.label}")
+
+
+def _listening(path: str) -> bool:
+    """Whether a socket listens on PORT in the namespace (its own /proc/net/tcp view)."""
+    with in_netns(path), open("/proc/thread-self/net/tcp") as f:
+        return any(f":{PORT:04X} " in line and line.split()[3] == "0A" for line in f)
+
+
+def run_client(world: World, seconds: float) -> float:
+    """One iperf3 TCP run from the client namespace; receiver-side Gbit/s."""
+    argv = ["iperf3", "--client", world.server_ip, "--port", str(PORT), "--json"]
+    argv += ["--time", str(seconds), "--omit", "1"]
+    with in_netns(world.client_ns):
+        result = spawn(argv).check("iperf3 client")
+    report = json.loads(result.stdout)
+    return float(report["end"]["sum_received"]["bits_per_second"]) / 1e9
+
+
+def measure(lab: Lab, runs: int, seconds: float) -> DataPathResult:
+    result = DataPathResult(skipped=available())
+    if result.skipped:
+        return result
+    try:
+        worlds = [dockline_world(lab), bare_world(lab)]
+        for world in worlds:
+            start_server(lab, world)
+        for _ in range(runs):
+            result.dockline.append(run_client(worlds[0], seconds))
+            result.bare.append(run_client(worlds[1], seconds))
+    except (subprocess.SubprocessError, RuntimeError, OSError, ValueError, KeyError) as err:
+        result.skipped = f"failed: {type(err).__name__}: {err}"[:300]
+    return result

@@ -1,0 +1,103 @@
+"""CI's short benchmark: `benchmarks/run.py --quick`, failing only when a ratio to an anchor
+measured in the same run crosses its bar by a wide margin. Never on absolute times: a slower or
+busier machine slows dockline and its anchor alike.
+
+The core bars need only iproute2 (the `ip -batch` anchor); a bar whose anchor is not installed
+(the CNI plugins, podman) is skipped and says why. A bar that fails is measured once more (that
+section only) and judged on the better of the two, so one noisy moment does not fail CI while a
+real regression, which fails both times, still does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RUN = REPO / "benchmarks" / "run.py"
+
+# (row, anchor, bar on p50(row) / p50(anchor), section that measures both, what it guards).
+# The issue's targets are tighter (see docs/BENCHMARKS.md); these bars catch regressions.
+BARS = [
+    ("attach.api", "attach.ip", 0.7, "attach", "API attach vs ip -batch (target 0.3x)"),
+    ("bulk.detach_per.100", "detach.ip", 0.25, "attach,bulk", "batched detach vs one ip link del"),
+    ("attach.cli", "attach.cni", 8.0, "attach", "network connect CLI vs CNI bridge plugin"),
+    ("run.dockline", "run.podman", 1.0, "run", "run --rm -- true vs podman run --rm"),
+]
+
+
+def run_quick(out: Path, sections: str | None = None) -> dict[str, Any]:
+    argv = [sys.executable, str(RUN), "--quick", "--no-install", "--out", str(out)]
+    if sections:
+        argv += ["--sections", sections]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"run.py exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads((out / "results.json").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    if os.geteuid() != 0:
+        pytest.skip("the benchmarks need root (network namespaces)")
+    out = tmp_path_factory.mktemp("bench")
+    return run_quick(out), out
+
+
+def rows_of(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["key"]: r for r in results["rows"]}
+
+
+def ratio(rows: dict[str, dict[str, Any]], row: str, anchor: str) -> float:
+    return float(rows[row]["p50"]) / float(rows[anchor]["p50"])
+
+
+@pytest.mark.parametrize(("row", "anchor", "bar", "sections", "what"), BARS)
+def test_ratio_within_bar(
+    quick: tuple[dict[str, Any], Path],
+    tmp_path: Path,
+    row: str,
+    anchor: str,
+    bar: float,
+    sections: str,
+    what: str,
+) -> None:
+    results, out = quick
+    rows = rows_of(results)
+    if rows[anchor]["skipped"]:
+        pytest.skip(f"anchor {anchor} not run: {rows[anchor]['skipped']}")
+    assert not rows[row]["skipped"], f"{row} not run: {rows[row]['skipped']}"
+    first = ratio(rows, row, anchor)
+    if first <= bar:
+        return
+    again = rows_of(run_quick(tmp_path, sections))  # once more, that section only
+    best = min(first, ratio(again, row, anchor))
+    table = (out / "table.txt").read_text()
+    assert best <= bar, f"{what}: {first:.2f}x then {best:.2f}x, bar {bar}x\n{table}"
+
+
+def test_nothing_left_behind(quick: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick
+    assert results["leftovers"] == []
+
+
+def test_every_row_measured_or_says_why(quick: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick
+    for row in results["rows"]:
+        assert row["skipped"] or (row["p50"] is not None and row["n"] > 0), row
+    targets = {t["name"] for t in results["targets"]}
+    assert {"api-attach-vs-ip", "connect-cli-ms", "run-vs-podman", "datapath"} <= targets
+
+
+def test_outputs_written(quick: tuple[dict[str, Any], Path]) -> None:
+    _, out = quick
+    svg = ET.parse(out / "benchmarks.svg").getroot()
+    assert svg.tag.endswith("svg")
+    assert "attach one container" in (out / "benchmarks.svg").read_text()
+    assert "target" in (out / "table.txt").read_text()
