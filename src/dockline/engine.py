@@ -187,7 +187,7 @@ class Engine:
     ) -> Endpoint:
         """Attach inside a caller's transaction and undo stack (used by `connect` and `run`)."""
         network, new = get_network(txn, self.host, network_name, undo)
-        if find_endpoint(txn.list_endpoints(network_id=network.id), ref) is not None:
+        if find_endpoint(txn.endpoints_in_netns(network.id, ref.dev, ref.ino), ref) is not None:
             raise Conflict(
                 f"network namespace {ref.path} is already connected to network {network.name}"
             )

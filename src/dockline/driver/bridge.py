@@ -13,12 +13,13 @@ The steps, as in the source document:
 from __future__ import annotations
 
 import errno
-from ipaddress import IPv4Address, IPv4Interface
+from collections.abc import Collection, Iterator
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from dockline import ipam
 from dockline.errors import Conflict, KernelError, NotFound
 from dockline.ids import random_hex
-from dockline.model import Endpoint, NetnsRef, Network
+from dockline.model import Endpoint, IPAddress, NetnsRef, Network
 from dockline.netlink import (
     Netlink,
     add_address,
@@ -73,7 +74,7 @@ def plan_endpoint(
     now: float = 0.0,
 ) -> Endpoint:
     """Choose the address, MAC and names, and record the endpoint and its lease in `txn`."""
-    leased = txn.leased_addresses(network.id)
+    leased = LeaseView(txn, network.id)
     reserved = reserved_addresses(network)
     if ip is not None:
         ipam.check_requested_address(network.subnet, ip, reserved=reserved, in_use=leased)
@@ -102,6 +103,29 @@ def plan_endpoint(
     txn.put_endpoint(endpoint)
     txn.add_lease(network.id, ip, endpoint.id)
     return endpoint
+
+
+class LeaseView(Collection[IPAddress]):
+    """A network's leases as a collection that asks the store per address.
+
+    Allocation probes a few addresses from the cursor on; reading every lease instead would make
+    each attach cost grow with the number of containers on the network.
+    """
+
+    def __init__(self, txn: Txn, network_id: str) -> None:
+        self._txn = txn
+        self._network_id = network_id
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, IPv4Address | IPv6Address) and self._txn.is_leased(
+            self._network_id, address
+        )
+
+    def __iter__(self) -> Iterator[IPAddress]:
+        return iter(self._txn.leased_addresses(self._network_id))
+
+    def __len__(self) -> int:
+        return len(self._txn.leased_addresses(self._network_id))
 
 
 def _as_v4(address: object) -> IPv4Address | None:

@@ -9,7 +9,7 @@ import errno
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import NamedTuple
 
-from dockline.errors import InvalidArgument
+from dockline.errors import InvalidArgument, KernelError
 from dockline.netlink import messages as m
 from dockline.netlink.socket import Netlink, Request
 
@@ -74,9 +74,18 @@ def add_route(
 
 
 def list_routes(nl: Netlink, family: int = m.AF_INET) -> list[Route]:
-    """The unicast routes of the main table (the kernel filters the dump by table)."""
+    """The unicast routes of the main table (the kernel filters the dump by table).
+
+    A namespace where no route was ever added has no main table yet: the kernel then answers
+    the filtered dump with ENOENT, which means "no routes".
+    """
     header = m.RTMSG.pack(family, 0, 0, 0, m.RT_TABLE_MAIN, 0, 0, 0, 0)
-    payloads = nl._dump(m.message(m.RTM_GETROUTE, 0, header), "list routes", f"family {family}")
+    try:
+        payloads = nl._dump(m.message(m.RTM_GETROUTE, 0, header), "list routes", f"family {family}")
+    except KernelError as err:
+        if err.errno == errno.ENOENT:
+            return []
+        raise
     routes = (_parse_route(p) for p in payloads)
     return [r for r in routes if r is not None]
 

@@ -53,6 +53,10 @@ class Txn(Protocol):
         self, *, network_id: str | None = None, container_id: str | None = None
     ) -> list[Endpoint]: ...
 
+    def endpoints_in_netns(self, network_id: str, dev: int, ino: int) -> list[Endpoint]:
+        """Endpoints on a network recorded for one namespace identity (an indexed lookup)."""
+        ...
+
     def put_endpoint(self, endpoint: Endpoint) -> None:
         """Insert or replace by ID; Conflict if the host_ifname is already recorded."""
         ...
@@ -61,6 +65,10 @@ class Txn(Protocol):
 
     # IPAM
     def leased_addresses(self, network_id: str) -> set[IPAddress]: ...
+
+    def is_leased(self, network_id: str, address: IPAddress) -> bool:
+        """One address's lease, without reading them all (an attach probes only a few)."""
+        ...
 
     def add_lease(self, network_id: str, address: IPAddress, endpoint_id: str) -> None:
         """Reserve one address; Conflict naming the address if it is already leased."""

@@ -49,7 +49,7 @@ _SCHEMA = (
         netns_ino INTEGER NOT NULL, netns_pid INTEGER, netns_pid_start INTEGER,
         ifname TEXT NOT NULL, host_ifname TEXT NOT NULL UNIQUE, mac TEXT NOT NULL,
         addresses TEXT NOT NULL, gateway TEXT, netns_link TEXT, created REAL NOT NULL)""",
-    "CREATE INDEX endpoints_by_network ON endpoints(network_id)",
+    "CREATE INDEX endpoints_by_netns ON endpoints(network_id, netns_dev, netns_ino)",
     "CREATE INDEX endpoints_by_container ON endpoints(container_id)",
     """CREATE TABLE leases (
         network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
@@ -366,6 +366,24 @@ class SqliteTxn:
         db.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
 
     # IPAM
+
+    def endpoints_in_netns(self, network_id: str, dev: int, ino: int) -> list[Endpoint]:
+        rows = self._db().execute(
+            "SELECT * FROM endpoints WHERE network_id = ? AND netns_dev = ? AND netns_ino = ?",
+            (network_id, dev, ino),
+        )
+        return [_row_to_endpoint(r) for r in rows]
+
+    def is_leased(self, network_id: str, address: IPAddress) -> bool:
+        row = (
+            self._db()
+            .execute(
+                "SELECT 1 FROM leases WHERE network_id = ? AND address = ?",
+                (network_id, str(address)),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def leased_addresses(self, network_id: str) -> set[IPAddress]:
         rows = self._db().execute("SELECT address FROM leases WHERE network_id = ?", (network_id,))

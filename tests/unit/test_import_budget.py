@@ -1,0 +1,57 @@
+"""The attach hot path stays light: `python -X importtime` as a regression check.
+
+A new process per `network connect` pays for every module it imports (Python's own start-up is
+13-19 ms here; we measured ~250 ms for pyroute2 alone). This test imports what the CLI imports
+for `network connect` and checks, deterministically (module names, not timings), that nothing
+heavy crept in, and that the number of modules stays within a budget.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HOT_PATH = (
+    "import sys; sys.argv = ['dockline', 'network', 'connect', '--help']\n"
+    "from dockline.cli.main import build_parser, find_command\n"
+    "build_parser(find_command(sys.argv[1:]))\n"
+    "import dockline.engine, dockline.store.sqlite, dockline.netns, dockline.driver.bridge\n"
+)
+FORBIDDEN = {
+    "pyroute2",
+    "dataclasses",
+    "inspect",
+    "secrets",
+    "hashlib",
+    "json",
+    "subprocess",
+    "shutil",
+    "asyncio",
+    "logging",
+    "dockline.firewall",
+    "dockline.runtime",
+    "dockline.inspect",
+}
+MODULE_BUDGET = 100  # modules imported in total, interpreter start-up included (94 today)
+
+
+def imported_modules() -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", HOT_PATH],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    return [line.rsplit("|", 1)[1].strip() for line in lines[1:]]
+
+
+def test_hot_path_imports_nothing_heavy() -> None:
+    modules = imported_modules()
+    heavy = sorted(m for m in modules if m in FORBIDDEN or m.split(".")[0] in FORBIDDEN)
+    assert heavy == [], f"the attach path now imports {heavy}"
+
+
+def test_hot_path_module_count_within_budget() -> None:
+    modules = imported_modules()
+    assert len(modules) <= MODULE_BUDGET, f"{len(modules)} modules: {modules}"
