@@ -192,7 +192,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "cpu": cpu,
-        "load_avg_at_start": os.getloadavg(),
     }
 
 

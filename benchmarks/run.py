@@ -47,7 +47,7 @@ class Settings:
 
 
 FULL = Settings(
-    containers=200,
+    containers=50,
     rss_runs=5,
     bulk_sizes=(10, 100, 1000),
     ip_bulk_max=1000,
@@ -270,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "started": started,
         "duration_s": round(time.time() - started, 1),
-        "machine": {**report.machine(), "load_avg_at_start": load},
+        "machine": {
+            **report.machine(),
+            "load_avg_at_start": load,
+            "load_avg_at_end": os.getloadavg(),
+        },
         "settings": asdict(settings),
         "install": install_note,
         "rows": [r.as_json() for r in rows],
