@@ -144,3 +144,18 @@ def test_connect_refuses_the_hosts_own_namespace(busy: Dockline) -> None:
     proc = busy("network", "connect", "bridge", "--netns", busy.ns.path, check=False)
     assert_one_line_error(proc, 125, busy.ns.path, "host's own")
     assert snapshot(busy) == before
+
+
+def test_state_directories_are_private_and_never_symlinks(dl: Dockline) -> None:
+    dl("run", "-d", "--name", "box", "--", "sleep", "300")
+    for directory in ("lib", "run", "run/containers"):
+        assert os.stat(dl.state / directory).st_mode & 0o777 == 0o700, directory
+    assert os.stat(dl.state / "lib" / "dockline.db").st_mode & 0o777 == 0o600
+    dl("rm", "-f", "box")
+    elsewhere = dl.state / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (dl.state / "run").rename(dl.state / "run.old")
+    (dl.state / "run").symlink_to(elsewhere)
+    proc = dl("run", "-d", "--name", "box2", "--", "sleep", "300", check=False)
+    assert_one_line_error(proc, 125, "symlink")
+    assert dl("ps", "-aq").stdout.strip() == ""

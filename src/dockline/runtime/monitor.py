@@ -41,8 +41,11 @@ def run_detached(paths: Paths, spec: ContainerSpec, bridge_config: BridgeConfig 
 
 
 def open_log(paths: Paths, container_id: str) -> int:
+    from dockline.store.sqlite import ensure_private_dir
+
     path = log_path(paths, container_id)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    ensure_private_dir(paths.run_root)  # 0700, and never through a symlink
+    ensure_private_dir(os.path.dirname(path))
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
 
