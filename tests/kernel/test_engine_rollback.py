@@ -210,7 +210,7 @@ def test_a_non_bridge_in_the_bridge_s_place(lab: Lab) -> None:
     assert [link["ifname"] for link in ns.ip_json("link", "show")] == ["lo"]
 
 
-# -- run (supervise.start) failures ----------------------------------------------------------
+# -- run (supervise.prepare) failures ----------------------------------------------------------
 
 
 class Forks:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import select
 import signal
-import time
 
 from dockline import linux
 from dockline.engine import Engine
@@ -18,7 +17,14 @@ from dockline.model import Container
 from dockline.runtime.init import exit_status_for_exec_errno
 from dockline.runtime.spec import DEFAULT_PATH
 from dockline.runtime.state import is_running, process_alive
-from dockline.runtime.supervise import forward_signals, reap, release_network, remove_log
+from dockline.runtime.supervise import (
+    forward_signals,
+    reap,
+    release_network,
+    remove_log,
+    restore_signals,
+    settle_exited,
+)
 from dockline.store.base import Txn
 
 MONITOR_GRACE = 10.0
@@ -108,12 +114,10 @@ def _await_cleanup(engine: Engine, container: Container) -> Container:
         if current is None:  # --rm: the monitor removed it
             return container._replace(state="exited")
         if current.state == "running" and not is_running(current):
-            release_network(engine, txn, current)
-            current = current._replace(
-                state="exited", finished=time.time(), exit_code=128 + signal.SIGKILL
-            )
-            txn.put_container(current)
-        return current
+            # The monitor died too: its last signal was ours, SIGKILL unless TERM sufficed.
+            settle_exited(engine, txn, current, 128 + signal.SIGKILL)
+            current = txn.get_container(container.id)
+        return current or container._replace(state="exited")
 
 
 def remove(engine: Engine, name: str, *, force: bool = False) -> Container:
@@ -157,10 +161,12 @@ def exec_in(engine: Engine, name: str, command: list[str]) -> int:
     for fd in fds.values():
         os.close(fd)
     previous = forward_signals(pid)
-    failure = os.read(err_r, 4096).decode(errors="replace")
-    os.close(err_r)
-    status = reap(pid)
-    del previous
+    try:
+        failure = os.read(err_r, 4096).decode(errors="replace")
+        os.close(err_r)
+        status = reap(pid)
+    finally:
+        restore_signals(previous)
     if failure:
         code_text, _, message = failure.partition(":")
         exit_status = (

@@ -9,13 +9,12 @@ clean up, are left alone.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from dockline import netns
 from dockline.model import Endpoint
 from dockline.runtime.state import is_running, monitor_alive
-from dockline.runtime.supervise import release_network, remove_log
+from dockline.runtime.supervise import settle_exited
 from dockline.store.base import Txn
 
 if TYPE_CHECKING:
@@ -29,15 +28,8 @@ def collect(engine: Engine, txn: Txn, report: GcReport) -> None:
     for container in txn.list_containers():
         if container.state != "running" or is_running(container) or monitor_alive(container):
             continue
-        failures = release_network(engine, txn, container)
+        failures = settle_exited(engine, txn, container, UNKNOWN_EXIT)
         report.errors += [str(f) for f in failures]
-        if container.auto_remove:
-            txn.delete_container(container.id)
-            remove_log(engine.paths, container.id)
-        else:
-            txn.put_container(
-                container._replace(state="exited", exit_code=UNKNOWN_EXIT, finished=time.time())
-            )
         report.containers.append(container.id)
     dead = [e for e in txn.list_endpoints() if endpoint_is_dead(txn, e)]
     if dead:

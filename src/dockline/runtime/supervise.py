@@ -52,12 +52,16 @@ class Child(NamedTuple):
 
 
 def supervise(engine: Engine, spec: ContainerSpec, *, on_started: object = None) -> int:
-    """Run the container to its end; returns its exit status (Docker's: 128+N for signal N)."""
-    container, child = start(engine, spec)
-    if callable(on_started):
-        on_started(container)
+    """Run the container to its end; returns its exit status (Docker's: 128+N for signal N).
+
+    Signals are forwarded from before "go", so none sent once the command runs is lost.
+    """
+    container, child = prepare(engine, spec)
     previous = forward_signals(child.pid)
     try:
+        release(child, engine, container)
+        if callable(on_started):
+            on_started(container)
         status = wait_exit(child.pid)
     finally:
         restore_signals(previous)
@@ -65,8 +69,8 @@ def supervise(engine: Engine, spec: ContainerSpec, *, on_started: object = None)
     return status
 
 
-def start(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
-    """Record, namespaces, network, go; all or nothing. Raises CommandError if exec failed."""
+def prepare(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
+    """Record, namespaces, network; all or nothing. The child then waits for `release`."""
     with Rollback() as undo:
         with engine.store.transaction() as txn:
             container = new_record(spec)
@@ -86,7 +90,6 @@ def start(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
             )
             txn.put_container(container)
         undo.commit()
-    release(child, engine, container)
     return container, child
 
 
@@ -241,16 +244,23 @@ def finish(engine: Engine, container_id: str, status: int) -> None:
     """After the container exits: its network, sandbox link and (with --rm) record go."""
     with engine.store.transaction() as txn:
         container = txn.get_container(container_id)
-        if container is None:
-            return
-        release_network(engine, txn, container)
-        if container.auto_remove:
-            txn.delete_container(container.id)
-            remove_log(engine.paths, container.id)
-        else:
-            txn.put_container(
-                container._replace(state="exited", exit_code=status, finished=time.time())
-            )
+        if container is not None:
+            settle_exited(engine, txn, container, status)
+
+
+def settle_exited(
+    engine: Engine, txn: Txn, container: Container, status: int
+) -> list[BaseException]:
+    """Record an exited container: network released; with --rm, record and log removed."""
+    failures = release_network(engine, txn, container)
+    if container.auto_remove:
+        txn.delete_container(container.id)
+        remove_log(engine.paths, container.id)
+    else:
+        txn.put_container(
+            container._replace(state="exited", exit_code=status, finished=time.time())
+        )
+    return failures
 
 
 def release_network(engine: Engine, txn: Txn, container: Container) -> list[BaseException]:
