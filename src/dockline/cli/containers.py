@@ -95,6 +95,18 @@ def _add_run(commands: Any) -> None:
     run.add_argument("--ip", help="IPv4 address of eth0 (bridge mode)")
     run.add_argument("-h", "--hostname", help="container host name")
     run.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    run.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="accepted for Docker habits: a foreground container always shares the caller's stdin",
+    )
+    run.add_argument(
+        "-t",
+        "--tty",
+        action="store_true",
+        help="accepted for Docker habits: a foreground container uses the caller's terminal",
+    )
     run.add_argument("--rm", action="store_true", help="remove the container when it exits")
     run.add_argument("--rootfs", help="directory to use as the container's root file system")
     run.add_argument(
