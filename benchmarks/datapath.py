@@ -3,7 +3,9 @@ rules, as a ratio of a bare veth + bridge path (made with `ip`, no nftables rule
 
 Both worlds are built the same way apart from that: two container namespaces on one bridge in a
 host namespace of their own, MTU 1500. Runs alternate between the two worlds so drift in the
-machine's load hits both; the ratio is of the medians.
+machine's load hits both: each round runs both worlds back to back (in alternating order), and
+the ratio reported is the median of the rounds' ratios, so a busy moment weighs on both sides of
+one ratio instead of on one side of the comparison.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class DataPathResult:
     dockline: list[float] = field(default_factory=list)  # Gbit/s per run
     bare: list[float] = field(default_factory=list)
     skipped: str = ""
+
+    @property
+    def ratios(self) -> list[float]:
+        """dockline / bare for each round."""
+        return [d / b for d, b in zip(self.dockline, self.bare, strict=True) if b > 0]
 
 
 def available() -> str:
@@ -70,10 +77,21 @@ def bare_world(lab: Lab) -> World:
     return World("bare", container_ip(0), server, client)
 
 
+def pin(cpu: int) -> list[str]:
+    """`taskset` the client and the server onto CPUs of their own, when there are two: fewer
+    migrations, steadier numbers (the same for both worlds)."""
+    count = os.cpu_count() or 1
+    return (
+        ["taskset", "--cpu-list", str(cpu % count)]
+        if count >= 2 and shutil.which("taskset")
+        else []
+    )
+
+
 def start_server(lab: Lab, world: World) -> None:
     """An iperf3 server in the server namespace, stopped when the lab closes."""
     with in_netns(world.server_ns):
-        lab.daemon(["iperf3", "--server", "--bind", world.server_ip, "--port", str(PORT)])
+        lab.daemon([*pin(1), "iperf3", "--server", "--bind", world.server_ip, "--port", str(PORT)])
     wait_until(lambda: _listening(world.server_ns), 10, f"iperf3 server in {world.label}")
 
 
@@ -85,7 +103,7 @@ def _listening(path: str) -> bool:
 
 def run_client(world: World, seconds: float) -> float:
     """One iperf3 TCP run from the client namespace; receiver-side Gbit/s."""
-    argv = ["iperf3", "--client", world.server_ip, "--port", str(PORT), "--json"]
+    argv = [*pin(0), "iperf3", "--client", world.server_ip, "--port", str(PORT), "--json"]
     argv += ["--time", str(seconds), "--omit", "1"]
     with in_netns(world.client_ns):
         result = spawn(argv).check("iperf3 client")
@@ -101,9 +119,11 @@ def measure(lab: Lab, runs: int, seconds: float) -> DataPathResult:
         worlds = [dockline_world(lab), bare_world(lab)]
         for world in worlds:
             start_server(lab, world)
-        for _ in range(runs):
-            result.dockline.append(run_client(worlds[0], seconds))
-            result.bare.append(run_client(worlds[1], seconds))
+        for i in range(runs):
+            order = worlds if i % 2 == 0 else worlds[::-1]
+            got = {w.label: run_client(w, seconds) for w in order}
+            result.dockline.append(got["dockline"])
+            result.bare.append(got["bare"])
     except (subprocess.SubprocessError, RuntimeError, OSError, ValueError, KeyError) as err:
         result.skipped = f"failed: {type(err).__name__}: {err}"[:300]
     return result

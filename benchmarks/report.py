@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,8 +113,8 @@ TARGETS = [
     Target("run-ms", "run --rm -- true p50 < 150 ms", lambda r: p50(r, "run.dockline"), 150),
     Target(
         "datapath",
-        "data path >= 0.95x bare veth+bridge",
-        lambda r: ratio(r, "datapath.dockline", "datapath.bare"),
+        "data path >= 0.95x bare veth+bridge (median of paired rounds)",
+        lambda r: p50(r, "datapath.ratio"),
         0.95,
         at_most=False,
     ),
@@ -134,11 +135,35 @@ def _bulk_comparisons(rows: dict[str, Row]) -> list[Comparison]:
     return out
 
 
+ANCHOR_NAMES = {
+    "ip": "ip -batch",
+    "cni": "CNI bridge",
+    "netavark": "netavark",
+    "podman": "podman",
+    "docker": "docker",
+    "bare": "bare path",
+    "monitor.podman": "conmon",
+    "monitor.docker": "containerd-shim",
+}
+
+
+def anchor_name(key: str) -> str:
+    """A short name for an anchor row, for the table and the chart."""
+    if key.startswith("bulk.ip_attach_total."):
+        return "ip -batch"
+    if key.startswith("bulk.attach_total."):
+        return "dockline as is"
+    return ANCHOR_NAMES.get(key.split(".", 1)[1], key)
+
+
 def comparisons(rows: dict[str, Row]) -> list[dict[str, Any]]:
     out = []
     for c in COMPARISONS + _bulk_comparisons(rows):
         if c.row in rows and c.anchor in rows:
-            out.append({"row": c.row, "anchor": c.anchor, "ratio": ratio(rows, c.row, c.anchor)})
+            value = ratio(rows, c.row, c.anchor)
+            out.append(
+                {"row": c.row, "anchor": c.anchor, "name": anchor_name(c.anchor), "ratio": value}
+            )
     return out
 
 
@@ -156,9 +181,14 @@ def _num(value: float | None, unit: str = "") -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def _first_measured(compared: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each row's first comparison whose anchor ran (the one the table and chart show)."""
+    return {c["row"]: c for c in reversed(compared) if c["ratio"] is not None}
+
+
 def table(rows: list[Row], compared: list[dict[str, Any]], judged: list[dict[str, Any]]) -> str:
     """The results as a fixed-width text table, then the targets."""
-    first = {c["row"]: c for c in reversed(compared)}  # the first comparison of each row
+    first = _first_measured(compared)
     lines = [
         f"{'measure':<52} {'p50':>9} {'p95':>9} {'unit':<6} {'n':>5}  {'vs anchor':<26} ratio",
     ]
@@ -167,7 +197,7 @@ def table(rows: list[Row], compared: list[dict[str, Any]], judged: list[dict[str
             lines.append(f"{row.label:<52} {'not run: ' + row.skipped}")
             continue
         c = first.get(row.key)
-        vs = f"{c['anchor']:<26} {_num(c['ratio'], 'x')}" if c else ""
+        vs = f"{c['name']:<26} {_num(c['ratio'], 'x')}" if c else ""
         lines.append(
             f"{row.label:<52} {_num(row.p50):>9} {_num(row.p95):>9} {row.unit:<6} {row.n:>5}  {vs}"
         )
@@ -185,13 +215,25 @@ def machine() -> dict[str, Any]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
     except OSError:
         pass
-    import os
-
     return {
         "kernel": platform.release(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "cpu": cpu,
+    }
+
+
+def revision(repo: Path) -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted changes."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        argv = ["git", "-C", str(repo), *args]
+        return subprocess.run(argv, check=False, capture_output=True, text=True).stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_dirty": bool(git("status", "--porcelain", "src")),
     }
 
 
@@ -244,7 +286,7 @@ def _resolve(rows: dict[str, Row], key: str) -> str:
 def svg(rows: dict[str, Row], title: str, compared: list[dict[str, Any]]) -> str:
     """A grouped horizontal bar chart, one group per metric, bars scaled within their group;
     a dockline bar carries its ratio to its first anchor."""
-    first = {c["row"]: c for c in reversed(compared)}
+    first = _first_measured(compared)
     parts: list[str] = []
     y = 40
     for heading, keys in GROUPS:
@@ -285,7 +327,7 @@ def _bar(row: Row, y: int, top: float, comparison: dict[str, Any] | None) -> str
     colour = DOCKLINE_COLOUR if _is_dockline(row.key) else ANCHOR_COLOUR
     value = f"{_num(row.p50)} {row.unit}"
     if comparison and comparison["ratio"] is not None:
-        value += f"  ({_num(comparison['ratio'])}x {comparison['anchor'].split('.', 1)[1]})"
+        value += f"  ({_num(comparison['ratio'])}x {comparison['name']})"
     value = escape(value)
     rect = f'<rect x="{LABEL_W}" y="{y + 3}" width="{width:.1f}" height="{ROW_H - 6}" '
     rect += f'fill="{colour}"/>'

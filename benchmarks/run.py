@@ -55,8 +55,8 @@ FULL = Settings(
     runs=20,
     runtimes=("dockline", "podman", "docker"),
     monitors=5,
-    datapath_runs=7,
-    datapath_seconds=3.0,
+    datapath_runs=12,
+    datapath_seconds=2.0,
     ipv6_what_if=True,
 )
 QUICK = Settings(
@@ -151,7 +151,7 @@ def bulk_rows(lab: Lab, s: Settings) -> list[Row]:
     if s.ipv6_what_if:
         with lab.section():
             r = bulk.dockline_bulk(lab, n, link_local_v6=False)
-        label = f"bulk N={n}: API attach, total, what-if: no IPv6 link-local in containers"
+        label = f"bulk N={n}: API, no IPv6 link-local (what-if)"
         rows.append(Row.of(f"bulk.attach_total_noll6.{n}", label, "s", [r.attach_total]))
     return rows
 
@@ -200,20 +200,23 @@ def run_rows(lab: Lab, s: Settings) -> list[Row]:
 
 def datapath_rows(lab: Lab, s: Settings) -> list[Row]:
     keys = (
-        ("datapath.dockline", "iperf3 TCP c<->c through dockline's bridge and rules"),
-        ("datapath.bare", "iperf3 TCP c<->c, bare veth+bridge, no rules"),
+        ("datapath.dockline", "iperf3 c<->c, dockline's bridge and rules", "Gbit/s"),
+        ("datapath.bare", "iperf3 c<->c, bare veth+bridge, no rules", "Gbit/s"),
+        ("datapath.ratio", "iperf3 dockline / bare, median of paired rounds", "x"),
     )
+    reason = ""
     if not s.datapath_runs:
-        return [Row.skip(k, label, "Gbit/s", "not measured in --quick") for k, label in keys]
-    if anchors.missing(["iperf3"]):
-        return [Row.skip(k, label, "Gbit/s", anchors.why_missing("iperf3")) for k, label in keys]
-    r = datapath.measure(lab, s.datapath_runs, s.datapath_seconds)
-    if r.skipped:
-        return [Row.skip(k, label, "Gbit/s", r.skipped) for k, label in keys]
-    return [
-        Row.of(keys[0][0], keys[0][1], "Gbit/s", r.dockline),
-        Row.of(keys[1][0], keys[1][1], "Gbit/s", r.bare),
-    ]
+        reason = "not measured in --quick"
+    elif anchors.missing(["iperf3"]):
+        reason = anchors.why_missing("iperf3")
+    r = datapath.DataPathResult()
+    if not reason:
+        r = datapath.measure(lab, s.datapath_runs, s.datapath_seconds)
+        reason = r.skipped
+    if reason:
+        return [Row.skip(k, label, unit, reason) for k, label, unit in keys]
+    samples = (r.dockline, r.bare, r.ratios)
+    return [Row.of(k, label, unit, v) for (k, label, unit), v in zip(keys, samples, strict=True)]
 
 
 RUNNERS = {"attach": attach_rows, "bulk": bulk_rows, "run": run_rows, "datapath": datapath_rows}
@@ -275,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_avg_at_start": load,
             "load_avg_at_end": os.getloadavg(),
         },
+        "revision": report.revision(REPO),
         "settings": asdict(settings),
         "install": install_note,
         "rows": [r.as_json() for r in rows],

@@ -3,7 +3,7 @@
 # itself into ./.venv. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(python3-venv iproute2 nftables iputils-ping busybox-static procps)
+packages=(python3-venv iproute2 nftables iputils-ping busybox-static procps containernetworking-plugins)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

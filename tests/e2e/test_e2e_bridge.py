@@ -51,6 +51,8 @@ def test_five_steps_for_a_detached_container(dl: Dockline) -> None:
     assert [(a["local"], a["prefixlen"]) for a in eth0["addr_info"] if a["family"] == "inet"] == [
         ("172.17.0.2", 16)
     ]
+    # an IPv4-only network: no IPv6 link-local address chattering on the bridge
+    assert [a for a in eth0["addr_info"] if a["family"] == "inet6"] == []
     [lo] = ns.ip_json("link", "show", "lo")
     assert "UP" in lo["flags"]
     routes = ns.ip_json("route", "show", "default")

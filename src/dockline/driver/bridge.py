@@ -168,7 +168,11 @@ def setup_endpoint(
     undo.push(delete_link, nl, endpoint.host_ifname, missing_ok=True)
     with Netlink.open(netns_fd) as inner:
         configure_interface(
-            inner, endpoint.ifname, addresses=endpoint.addresses, gateway=endpoint.gateway
+            inner,
+            endpoint.ifname,
+            addresses=endpoint.addresses,
+            gateway=endpoint.gateway,
+            ipv6_link_local=any(a.version == 6 for a in endpoint.addresses),
         )
     return endpoint
 

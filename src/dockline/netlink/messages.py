@@ -67,6 +67,8 @@ IFLA_INFO_KIND = 1
 IFLA_INFO_DATA = 2
 VETH_INFO_PEER = 1
 IFLA_INET_CONF = 1
+IFLA_INET6_ADDR_GEN_MODE = 8  # in IFLA_AF_SPEC / AF_INET6
+IN6_ADDR_GEN_MODE_NONE = 1  # no automatic (link-local) address
 IPV4_DEVCONF_ARP_NOTIFY = 22
 RTEXT_FILTER_SKIP_STATS = 1 << 3  # link replies without the ~1 KiB of counters
 

@@ -1,0 +1,103 @@
+"""Diagnostics behind the benchmark's unmet targets: where the time goes (not part of run.py).
+
+    sudo .venv/bin/python benchmarks/diagnose.py growth   # why attach cost grows with N
+    sudo .venv/bin/python benchmarks/diagnose.py cli      # what a `network connect` spends
+
+`growth` attaches 1,000 containers through the API four ways: dockline as is; with the
+containers' namespaces set to give new interfaces no IPv6 link-local address (sysctl
+addr_gen_mode=1, set from outside before the attach); with dockline's gratuitous ARP
+(`arp_notify`) off; and both. The last two patch dockline in this process only
+(`configure_interface(arp_notify=False)`): a what-if for a fix, never how dockline runs.
+`cli` times, as new processes in a host namespace: the bare interpreter, the interpreter plus
+dockline's imports for `network connect`, and the whole `network connect`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.attach import dockline_env, engine_in
+from benchmarks.lab import BIN, Lab, compile_bytecode, in_netns, spawn
+from benchmarks.stats import percentile
+
+VARIANTS = ("as is", "no IPv6 link-local", "no arp_notify", "no IPv6 link-local, no arp_notify")
+
+
+def growth(n: int = 1000) -> None:
+    from dockline.driver import bridge
+
+    original = bridge.configure_interface  # type: ignore[attr-defined]
+    with Lab() as lab:
+        for variant in VARIANTS:
+            with lab.section():
+                if "arp" in variant:
+                    bridge.configure_interface = functools.partial(original, arp_notify=False)  # type: ignore[attr-defined]
+                try:
+                    _growth_once(lab, n, variant)
+                finally:
+                    bridge.configure_interface = original  # type: ignore[attr-defined]
+
+
+def _growth_once(lab: Lab, n: int, variant: str) -> None:
+    engine = engine_in(lab, lab.host("grow"))
+    paths = lab.netns(n + 1, "g")
+    if "IPv6" in variant:
+        for path in paths:
+            with in_netns(path), open("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "w") as f:
+                f.write("1")
+    engine.connect(netns_path=paths[n])
+    samples = []
+    start = time.perf_counter()
+    for path in paths[:n]:
+        t0 = time.perf_counter()
+        engine.connect(netns_path=path)
+        samples.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    fifth = n // 5
+    p50s = [percentile(samples[k * fifth : (k + 1) * fifth], 50) * 1000 for k in range(5)]
+    print(
+        f"{variant:<36} total {total:6.2f} s   p50 per fifth (ms): "
+        + " ".join(f"{p:5.2f}" for p in p50s)
+    )
+
+
+def cli(runs: int = 20) -> None:
+    compile_bytecode()
+    python = str(BIN / "python")
+    imports = (
+        "import dockline.cli.main, dockline.cli.networks, dockline.engine, dockline.store.sqlite"
+    )
+    with Lab() as lab:
+        host = lab.host("cli")
+        env = dockline_env(lab)
+        pids = lab.holders(runs + 1)
+        steps = {
+            "python -c pass": [python, "-c", "pass"],
+            "python -I -S -c pass": [python, "-I", "-S", "-c", "pass"],
+            "python + connect's imports": [python, "-c", imports],
+        }
+        timings: dict[str, list[float]] = {
+            k: [] for k in [*steps, "network connect", "network disconnect"]
+        }
+        with host.entered():
+            spawn(
+                [str(BIN / "dockline"), "network", "connect", "bridge", "--pid", str(pids[runs])],
+                env=env,
+            )
+            for i in range(runs):
+                for name, argv in steps.items():
+                    timings[name].append(spawn(argv, env=env).seconds)
+                for verb in ("connect", "disconnect"):
+                    argv = [str(BIN / "dockline"), "network", verb, "bridge", "--pid", str(pids[i])]
+                    timings[f"network {verb}"].append(spawn(argv, env=env).check(verb).seconds)
+        for name, samples in timings.items():
+            print(f"{name:<30} p50 {percentile(samples, 50) * 1000:6.1f} ms")
+
+
+if __name__ == "__main__":
+    {"growth": growth, "cli": cli}[sys.argv[1] if len(sys.argv) > 1 else "cli"]()
