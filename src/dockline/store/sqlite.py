@@ -5,8 +5,8 @@ write lock (waiting up to 30 s) and a process killed mid-way leaves no half-writ
 lets readers proceed beside the writer. The first run builds the database aside and links it into
 place; the schema is versioned with `PRAGMA user_version`, which later opens only read.
 
-This module owns rows <-> dataclasses and uniqueness errors; it does not validate names, IDs or
-addresses (the callers do) and touches nothing but its own directory.
+This module owns the queries and uniqueness errors (`rows.py` converts rows); it does not
+validate names, IDs or addresses (the callers do) and touches nothing but its own directory.
 """
 
 from __future__ import annotations
@@ -17,11 +17,19 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_interface
+from ipaddress import ip_address
 from typing import Any, TypeVar
 
 from dockline.errors import Conflict, NotFound, StoreError
-from dockline.model import Container, Endpoint, IPAddress, NetMode, NetnsRef, Network
+from dockline.model import Container, Endpoint, IPAddress, Network
+from dockline.store.rows import (
+    container_params,
+    endpoint_params,
+    network_params,
+    row_to_container,
+    row_to_endpoint,
+    row_to_network,
+)
 
 T = TypeVar("T")
 DB_NAME = "dockline.db"
@@ -276,15 +284,15 @@ class SqliteTxn:
     # networks
 
     def get_network(self, name_or_id: str) -> Network | None:
-        return _lookup(self._db(), "networks", "network", name_or_id, _row_to_network)
+        return _lookup(self._db(), "networks", "network", name_or_id, row_to_network)
 
     def list_networks(self) -> list[Network]:
         rows = self._db().execute("SELECT * FROM networks ORDER BY created, name")
-        return [_row_to_network(r) for r in rows]
+        return [row_to_network(r) for r in rows]
 
     def put_network(self, network: Network) -> None:
         try:
-            _put(self._db(), "networks", _network_params(network))
+            _put(self._db(), "networks", network_params(network))
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
                 raise Conflict(f'network with name "{network.name}" already exists') from None
@@ -306,16 +314,16 @@ class SqliteTxn:
     # containers
 
     def get_container(self, name_or_id: str) -> Container | None:
-        return _lookup(self._db(), "containers", "container", name_or_id, _row_to_container)
+        return _lookup(self._db(), "containers", "container", name_or_id, row_to_container)
 
     def list_containers(self) -> list[Container]:
         rows = self._db().execute("SELECT * FROM containers ORDER BY created, name")
-        return [_row_to_container(r) for r in rows]
+        return [row_to_container(r) for r in rows]
 
     def put_container(self, container: Container) -> None:
         db = self._db()
         try:
-            _put(db, "containers", _container_params(container))
+            _put(db, "containers", container_params(container))
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
                 raise
@@ -333,7 +341,7 @@ class SqliteTxn:
     def get_endpoint(self, endpoint_id: str) -> Endpoint | None:
         row = self._db().execute("SELECT * FROM endpoints WHERE id = ?", (endpoint_id,))
         found = row.fetchone()
-        return None if found is None else _row_to_endpoint(found)
+        return None if found is None else row_to_endpoint(found)
 
     def list_endpoints(
         self, *, network_id: str | None = None, container_id: str | None = None
@@ -343,12 +351,12 @@ class SqliteTxn:
             " AND (:ctr IS NULL OR container_id = :ctr) ORDER BY created, id",
             {"net": network_id, "ctr": container_id},
         )
-        return [_row_to_endpoint(r) for r in rows]
+        return [row_to_endpoint(r) for r in rows]
 
     def put_endpoint(self, endpoint: Endpoint) -> None:
         db = self._db()
         try:
-            _put(db, "endpoints", _endpoint_params(endpoint))
+            _put(db, "endpoints", endpoint_params(endpoint))
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
                 raise NotFound("network", endpoint.network_id) from None
@@ -372,7 +380,7 @@ class SqliteTxn:
             "SELECT * FROM endpoints WHERE network_id = ? AND netns_dev = ? AND netns_ino = ?",
             (network_id, dev, ino),
         )
-        return [_row_to_endpoint(r) for r in rows]
+        return [row_to_endpoint(r) for r in rows]
 
     def is_leased(self, network_id: str, address: IPAddress) -> bool:
         row = (
@@ -447,143 +455,3 @@ def _lookup(
             raise Conflict(f"multiple {kind}s match prefix {key}")
         row = rows[0] if rows else None
     return None if row is None else convert(row)
-
-
-def _opt(parse: Callable[[str], T], value: str | None) -> T | None:
-    return None if value is None else parse(value)
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _row_to_network(row: sqlite3.Row) -> Network:
-    return Network(
-        id=row["id"],
-        name=row["name"],
-        driver=row["driver"],
-        bridge=row["bridge"],
-        subnet=IPv4Network(row["subnet"]),
-        gateway=IPv4Address(row["gateway"]),
-        ip_range=_opt(IPv4Network, row["ip_range"]),
-        default_gateway=_opt(IPv4Address, row["default_gateway"]),
-        mtu=row["mtu"],
-        managed_bridge=bool(row["managed_bridge"]),
-        created=row["created"],
-    )
-
-
-def _network_params(n: Network) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "name": n.name,
-        "driver": n.driver,
-        "bridge": n.bridge,
-        "subnet": str(n.subnet),
-        "gateway": str(n.gateway),
-        "ip_range": _opt_str(n.ip_range),
-        "default_gateway": _opt_str(n.default_gateway),
-        "mtu": n.mtu,
-        "managed_bridge": int(n.managed_bridge),
-        "created": n.created,
-    }
-
-
-def _row_to_container(row: sqlite3.Row) -> Container:
-    return Container(
-        id=row["id"],
-        name=row["name"],
-        net_mode=NetMode(row["net_mode"], row["net_target"]),
-        command=tuple(_json().loads(row["command"])),
-        state=row["state"],
-        pid=row["pid"],
-        pid_start=row["pid_start"],
-        monitor_pid=row["monitor_pid"],
-        monitor_start=row["monitor_start"],
-        hostname=row["hostname"],
-        rootfs=row["rootfs"],
-        privileged=bool(row["privileged"]),
-        auto_remove=bool(row["auto_remove"]),
-        exit_code=row["exit_code"],
-        created=row["created"],
-        started=row["started"],
-        finished=row["finished"],
-        requested_ip=_opt(IPv4Address, row["requested_ip"]),
-        requested_mac=row["requested_mac"],
-        sandbox_key=row["sandbox_key"],
-    )
-
-
-def _container_params(c: Container) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "name": c.name,
-        "net_mode": c.net_mode.kind,
-        "net_target": c.net_mode.target,
-        "command": _json().dumps(list(c.command)),
-        "state": c.state,
-        "pid": c.pid,
-        "pid_start": c.pid_start,
-        "monitor_pid": c.monitor_pid,
-        "monitor_start": c.monitor_start,
-        "hostname": c.hostname,
-        "rootfs": c.rootfs,
-        "privileged": int(c.privileged),
-        "auto_remove": int(c.auto_remove),
-        "exit_code": c.exit_code,
-        "created": c.created,
-        "started": c.started,
-        "finished": c.finished,
-        "requested_ip": _opt_str(c.requested_ip),
-        "requested_mac": c.requested_mac,
-        "sandbox_key": c.sandbox_key,
-    }
-
-
-def _row_to_endpoint(row: sqlite3.Row) -> Endpoint:
-    return Endpoint(
-        id=row["id"],
-        network_id=row["network_id"],
-        netns=NetnsRef(
-            path=row["netns_path"],
-            dev=row["netns_dev"],
-            ino=row["netns_ino"],
-            pid=row["netns_pid"],
-            pid_start=row["netns_pid_start"],
-        ),
-        ifname=row["ifname"],
-        host_ifname=row["host_ifname"],
-        mac=row["mac"],
-        addresses=tuple(ip_interface(a) for a in row["addresses"].split()),
-        gateway=_opt(ip_address, row["gateway"]),
-        container_id=row["container_id"],
-        netns_link=row["netns_link"],
-        created=row["created"],
-    )
-
-
-def _endpoint_params(e: Endpoint) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "network_id": e.network_id,
-        "container_id": e.container_id,
-        "netns_path": e.netns.path,
-        "netns_dev": e.netns.dev,
-        "netns_ino": e.netns.ino,
-        "netns_pid": e.netns.pid,
-        "netns_pid_start": e.netns.pid_start,
-        "ifname": e.ifname,
-        "host_ifname": e.host_ifname,
-        "mac": e.mac,
-        "addresses": " ".join(str(a) for a in e.addresses),  # no JSON on the attach path
-        "gateway": _opt_str(e.gateway),
-        "netns_link": e.netns_link,
-        "created": e.created,
-    }
-
-
-def _json() -> Any:
-    """json, imported only for container rows: an attach never needs it (~2 ms of start-up)."""
-    import json
-
-    return json
