@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from benchmarks.attach import IpBatchMethod, engine_in
-from benchmarks.lab import Lab, in_netns, spawn
+from benchmarks.lab import Lab, spawn
 
 
 @dataclass
@@ -28,20 +28,11 @@ class BulkResult:
     failures: int = 0
 
 
-def dockline_bulk(lab: Lab, n: int, *, link_local_v6: bool = True) -> BulkResult:
-    """Attach `n` namespaces through the API, then detach all of them in one batch.
-
-    `link_local_v6=False` is a what-if, not dockline as it is: the containers' namespaces are
-    set (before the attach, untimed) to give new interfaces no IPv6 link-local address, as a
-    fix in dockline would do for IPv4-only networks; it shows what that fix would buy.
-    """
+def dockline_bulk(lab: Lab, n: int) -> BulkResult:
+    """Attach `n` namespaces through the API, then detach all of them in one batch."""
     host = lab.host("bulk")
     engine = engine_in(lab, host)
     paths = lab.netns(n + 1, "b")
-    if not link_local_v6:
-        for path in paths:
-            with in_netns(path), open("/proc/sys/net/ipv6/conf/default/addr_gen_mode", "w") as f:
-                f.write("1")  # IN6_ADDR_GEN_MODE_NONE
     engine.connect(netns_path=paths[n])  # warm-up: the network, bridge and firewall
     engine.disconnect(netns_path=paths[n])
     result = BulkResult(n)

@@ -123,14 +123,13 @@ TARGETS = [
 
 def _bulk_comparisons(rows: dict[str, Row]) -> list[Comparison]:
     """For every bulk N that ran: dockline's total against ip's, batched detach against one
-    `ip link del`, and the IPv6 what-if against dockline as it is."""
+    `ip link del`."""
     sizes = sorted(int(k.rsplit(".", 1)[1]) for k in rows if k.startswith("bulk.attach_total."))
     out = []
     for n in sizes:
         out += [
             Comparison(f"bulk.attach_total.{n}", f"bulk.ip_attach_total.{n}"),
             Comparison(f"bulk.detach_per.{n}", "detach.ip"),
-            Comparison(f"bulk.attach_total_noll6.{n}", f"bulk.attach_total.{n}"),
         ]
     return out
 
@@ -151,8 +150,6 @@ def anchor_name(key: str) -> str:
     """A short name for an anchor row, for the table and the chart."""
     if key.startswith("bulk.ip_attach_total."):
         return "ip -batch"
-    if key.startswith("bulk.attach_total."):
-        return "dockline as is"
     return ANCHOR_NAMES.get(key.split(".", 1)[1], key)
 
 
@@ -254,7 +251,7 @@ GROUPS: list[tuple[str, list[str]]] = [
         "detach.cni", "detach.netavark",
     ]),
     ("many containers attached, total (s)", [
-        "bulk.attach_total.*", "bulk.attach_total_noll6.*", "bulk.ip_attach_total.*",
+        "bulk.attach_total.*", "bulk.ip_attach_total.*",
     ]),
     ("run --rm -- true, p50 (ms)", ["run.dockline", "run.podman", "run.docker"]),
     ("peak RSS of one attach process (MiB)", ["rss.connect", "rss.ip", "rss.cni", "rss.netavark"]),

@@ -42,7 +42,6 @@ class Settings:
     monitors: int  # detached containers per runtime for the monitor's RSS (0: skip)
     datapath_runs: int  # iperf3 runs per world (0: skip)
     datapath_seconds: float
-    ipv6_what_if: bool  # also attach the largest N with no IPv6 link-local in the containers
     methods: tuple[str, ...] = ("api", "cli", "dockline_cni", "ip", "cni", "netavark")
 
 
@@ -57,7 +56,6 @@ FULL = Settings(
     monitors=5,
     datapath_runs=12,
     datapath_seconds=2.0,
-    ipv6_what_if=True,
 )
 QUICK = Settings(
     containers=20,
@@ -70,7 +68,6 @@ QUICK = Settings(
     monitors=0,
     datapath_runs=0,
     datapath_seconds=0.0,
-    ipv6_what_if=False,
 )
 
 
@@ -147,12 +144,6 @@ def bulk_rows(lab: Lab, s: Settings) -> list[Row]:
             )
         )
         rows += ip_bulk_rows(lab, s, n)
-    n = max(s.bulk_sizes)
-    if s.ipv6_what_if:
-        with lab.section():
-            r = bulk.dockline_bulk(lab, n, link_local_v6=False)
-        label = f"bulk N={n}: API, no IPv6 link-local (what-if)"
-        rows.append(Row.of(f"bulk.attach_total_noll6.{n}", label, "s", [r.attach_total]))
     return rows
 
 

@@ -628,3 +628,14 @@ def test_concurrent_first_open_creates_schema_once(root: str) -> None:
     run_gated([[CREATE, root, str(i)] for i in range(20)])
     assert raw_rows(root, "SELECT count(*) FROM networks") == [(20,)]
     assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def test_a_host_name_clash_in_the_store_draws_another_name(with_network: SqliteStore) -> None:
+    from dockline.driver.bridge import is_host_ifname, record_with_unique_name
+
+    with with_network.transaction() as txn:
+        txn.put_endpoint(make_endpoint("e1", "veth0000001"))
+        second = record_with_unique_name(txn, make_endpoint("e2", "veth0000001"))
+    assert second.host_ifname != "veth0000001" and is_host_ifname(second.host_ifname)
+    with with_network.transaction() as txn:
+        assert {e.host_ifname for e in txn.list_endpoints()} == {"veth0000001", second.host_ifname}

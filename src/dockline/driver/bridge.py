@@ -100,9 +100,21 @@ def plan_endpoint(
         netns_link=netns_link,
         created=now,
     )
-    txn.put_endpoint(endpoint)
+    endpoint = record_with_unique_name(txn, endpoint)
     txn.add_lease(network.id, ip, endpoint.id)
     return endpoint
+
+
+def record_with_unique_name(txn: Txn, endpoint: Endpoint) -> Endpoint:
+    """Record the endpoint, drawing another host name if a recorded one has it (2^28 names:
+    at a thousand endpoints a clash is rare but real)."""
+    for _ in range(NAME_ATTEMPTS):
+        try:
+            txn.put_endpoint(endpoint)
+            return endpoint
+        except Conflict:  # the only unique column besides the random 64-hex ID
+            endpoint = endpoint._replace(host_ifname=new_host_ifname())
+    raise Conflict(f"could not find a free host interface name after {NAME_ATTEMPTS} tries")
 
 
 class LeaseView(Collection[IPAddress]):
@@ -200,6 +212,5 @@ def _create_veth_unique(
                     f"interface {endpoint.ifname} already exists in network namespace "
                     f"{endpoint.netns.path}"
                 ) from err
-        endpoint = endpoint._replace(host_ifname=new_host_ifname())
-        txn.put_endpoint(endpoint)
+        endpoint = record_with_unique_name(txn, endpoint._replace(host_ifname=new_host_ifname()))
     raise Conflict(f"could not find a free host interface name after {NAME_ATTEMPTS} tries")
