@@ -148,6 +148,8 @@ def ensure_private_dir(root: str) -> None:
     except FileNotFoundError:
         try:
             os.makedirs(root, mode=0o700)
+        except FileExistsError:
+            pass  # another process made it first; it is checked below like any other
         except OSError as exc:
             raise StoreError(f"cannot create state directory {root}: {exc.strerror}") from exc
         st = os.lstat(root)
