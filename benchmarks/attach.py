@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, in_netns, spawn
+from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, guard, in_netns, spawn
 from dockline.api import Engine, Paths
 
 SUBNET_PREFIX = "172.17"  # inside throwaway host namespaces only
@@ -323,12 +323,12 @@ def measure(lab: Lab, methods: list[Method], count: int) -> list[Outcome]:
     outcomes = [Outcome(m, skipped=m.available()) for m in methods]
     live = [o for o in outcomes if not o.skipped]
     for o in live:
-        _guard(o, lambda o=o: o.method.prepare(lab, count))
+        guard(o, lambda o=o: o.method.prepare(lab, count))
     for phase in ("attach", "detach"):
         for i in range(count):
             for o in (o for o in live if not o.skipped):
                 step = getattr(o.method, phase)
-                _guard(o, lambda o=o, s=step, p=phase, i=i: getattr(o, p).append(s(i)))
+                guard(o, lambda o=o, s=step, p=phase, i=i: getattr(o, p).append(s(i)))
                 o.method.spawned.clear()
     return outcomes
 
@@ -368,13 +368,3 @@ def _peak_kb(stderr: str) -> int:
         if line.startswith(RSS_MARK):
             return int(line[len(RSS_MARK) :])
     raise RuntimeError("GNU time printed no peak RSS")
-
-
-def _guard(outcome: Outcome, fn: object) -> None:
-    """Run one step; a failure marks the method as skipped with the reason, and the run goes on."""
-    if outcome.skipped:
-        return
-    try:
-        fn()  # type: ignore[operator]
-    except Exception as err:
-        outcome.skipped = f"failed: {type(err).__name__}: {err}"[:300]

@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 
 from benchmarks.attach import dockline_env
-from benchmarks.lab import BIN, Host, Lab, bench_env, spawn, wait_until
+from benchmarks.lab import BIN, Host, Lab, bench_env, guard, spawn, wait_until
 
 IMAGE = "localhost/dlbench-busybox:latest"
 BUSYBOX = "/bin/busybox"
@@ -247,13 +247,13 @@ def measure(lab: Lab, runtimes: list[Runtime], runs: int, monitors: int) -> list
     """`runs` interleaved `run --rm` per engine, then `monitors` detached containers each."""
     outcomes = [EngineOutcome(r, r.available()) for r in runtimes]
     for o in outcomes:
-        _guard(o, lambda o=o: o.runtime.prepare(lab))
+        guard(o, lambda o=o: o.runtime.prepare(lab))
     for _ in range(runs):
         for o in outcomes:
-            _guard(o, lambda o=o: o.runs.append(o.runtime.run_once()))
+            guard(o, lambda o=o: o.runs.append(o.runtime.run_once()))
     for o in outcomes:
         if monitors and not o.skipped:
-            _guard(o, lambda o=o: _monitors(o, monitors))
+            guard(o, lambda o=o: _monitors(o, monitors))
     return outcomes
 
 
@@ -271,12 +271,3 @@ def _monitors(outcome: EngineOutcome, count: int) -> None:
                 outcome.runtime.remove(name)
             except Exception:
                 continue
-
-
-def _guard(outcome: EngineOutcome, fn: object) -> None:
-    if outcome.skipped:
-        return
-    try:
-        fn()  # type: ignore[operator]
-    except Exception as err:
-        outcome.skipped = f"failed: {type(err).__name__}: {err}"[:300]

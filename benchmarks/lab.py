@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from dockline import netns
 
@@ -336,3 +337,19 @@ def timed() -> Iterator[list[float]]:
     start = time.perf_counter()
     yield box
     box.append(time.perf_counter() - start)
+
+
+class Skippable(Protocol):
+    """A method or runtime under measurement that may be skipped with a reason."""
+
+    skipped: str
+
+
+def guard(outcome: Skippable, fn: Callable[[], object]) -> None:
+    """Run one step; a failure marks the method as skipped with the reason, and the run goes on."""
+    if outcome.skipped:
+        return
+    try:
+        fn()
+    except Exception as err:
+        outcome.skipped = f"failed: {type(err).__name__}: {err}"[:300]

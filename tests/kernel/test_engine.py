@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from pathlib import Path
 
 import pytest
-from engine_lab import Lab, open_lab, wait_until
+from engine_lab import Lab, wait_until
 
 from dockline.errors import Conflict, InvalidArgument, NotFound
 from dockline.ipam import mac_from_ipv4
@@ -24,14 +22,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for networ
 
 SUBNET = IPv4Network("172.17.0.0/16")
 MANY = 200
-
-
-@pytest.fixture
-def lab(
-    host_ns: TestNetns, tmp_path: Path, netns_factory: Callable[[], TestNetns]
-) -> Iterator[Lab]:
-    with open_lab(host_ns, tmp_path, netns_factory) as made:
-        yield made
 
 
 def eth0(ns: TestNetns, ifname: str = "eth0") -> dict[str, object]:

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_lab import Lab, Lone, open_lab, wait_until
+from engine_lab import Lab, Lone, wait_until
 
 from dockline import api
 from dockline.errors import Conflict, DocklineError, InvalidArgument, KernelError
 from dockline.store.sqlite import SqliteStore, SqliteTxn
-from nslab import TestNetns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
 
@@ -33,14 +32,6 @@ class Injected(KernelError):
 
     def __init__(self, step: str) -> None:
         super().__init__("injected fault", step, errno.EIO)
-
-
-@pytest.fixture
-def lab(
-    host_ns: TestNetns, tmp_path: Path, netns_factory: Callable[[], TestNetns]
-) -> Iterator[Lab]:
-    with open_lab(host_ns, tmp_path, netns_factory) as made:
-        yield made
 
 
 def failing(step: str, real: Callable[..., Any] | None = None) -> Callable[..., Any]:
