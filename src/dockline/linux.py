@@ -50,9 +50,7 @@ MNT_DETACH = 0x2
 UMOUNT_NOFOLLOW = 0x8
 
 # prctl options (<linux/prctl.h>).
-_PR_SET_PDEATHSIG = 1
 _PR_CAPBSET_DROP = 24
-_PR_SET_CHILD_SUBREAPER = 36
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 
@@ -219,16 +217,6 @@ def _capset(mask: int) -> None:
     # Two {effective, permitted, inheritable} structs: capabilities 0-31, then 32-63.
     data = (ctypes.c_uint32 * 6)(low, low, low, high, high, high)
     _call("set capabilities", f"{mask:#x}", "capset", header, data)
-
-
-def set_child_subreaper() -> None:
-    """Make orphaned descendants re-parent to this process, so it can reap them."""
-    _prctl("set child subreaper", _PR_SET_CHILD_SUBREAPER, 1)
-
-
-def set_parent_death_signal(sig: int) -> None:
-    """Have the kernel send `sig` to this process when the thread that forked it exits."""
-    _prctl("set parent death signal", _PR_SET_PDEATHSIG, sig)
 
 
 def proc_start_time(pid: int) -> int | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -277,32 +276,6 @@ def test_sysctl_keys_are_validated_and_missing_ones_are_enoent() -> None:
     with pytest.raises(KernelError) as err:
         linux.read_sysctl("net.ipv4.no_such_knob")
     assert err.value.errno == errno.ENOENT
-
-
-def test_subreaper_adopts_orphans_and_parent_death_signal_kills_them() -> None:
-    # A (subreaper) forks B, B forks C (which asks for SIGKILL when B dies), B exits:
-    # C is killed, and A, not init, inherits and reaps it.
-    proc = run_child(
-        """
-        import os, signal, time
-        from dockline import linux
-        linux.set_child_subreaper()
-        ready_r, ready_w = os.pipe()
-        b = os.fork()
-        if b == 0:
-            if os.fork() == 0:
-                linux.set_parent_death_signal(signal.SIGKILL)
-                os.write(ready_w, b"x")
-                time.sleep(20)
-                os._exit(0)
-            os.read(ready_r, 1)
-            os._exit(0)
-        os.waitpid(b, 0)
-        pid, status = os.wait()
-        print(pid != b, os.WIFSIGNALED(status) and os.WTERMSIG(status))
-        """
-    )
-    assert proc.stdout.split() == ["True", str(int(signal.SIGKILL))]
 
 
 def test_importing_linux_does_not_load_ctypes() -> None:

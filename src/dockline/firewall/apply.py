@@ -16,7 +16,7 @@ import os
 from dockline.errors import KernelError
 from dockline.firewall.render import TABLE, render_delete
 
-IP_FORWARD_PATH = "/proc/sys/net/ipv4/ip_forward"
+IP_FORWARD = "net.ipv4.ip_forward"
 _NFT_CANDIDATES = ("/usr/sbin/nft", "/sbin/nft", "/usr/local/sbin/nft")
 _NFT_TIMEOUT = 30.0  # seconds; a healthy apply takes milliseconds
 _REASON_MAX = 300
@@ -34,16 +34,10 @@ def delete_ruleset() -> None:
 
 def enable_forwarding() -> None:
     """Set net.ipv4.ip_forward=1 in the current namespace; no write when it is already on."""
-    try:
-        with open(IP_FORWARD_PATH, "rb") as f:
-            if f.read().strip() == b"1":
-                return
-        with open(IP_FORWARD_PATH, "wb", buffering=0) as f:
-            f.write(b"1\n")
-    except OSError as err:
-        raise KernelError(
-            "enable IPv4 forwarding", IP_FORWARD_PATH, err.errno or errno.EIO
-        ) from err
+    from dockline.linux import read_sysctl, write_sysctl
+
+    if read_sysctl(IP_FORWARD) != "1":
+        write_sysctl(IP_FORWARD, "1")
 
 
 def _run_nft(op: str, script: str) -> None:
