@@ -134,3 +134,33 @@ def test_detached_container_cleans_up_when_it_exits(dl: Dockline) -> None:
 
 def _run_netns() -> list[str]:
     return subprocess.run(["ls", "/run/netns"], capture_output=True, text=True).stdout.split()
+
+
+def test_a_chosen_mac_is_announced_so_caches_update(dl: Dockline) -> None:
+    """arp_notify: a container whose MAC does not follow its IP announces itself when it comes
+    up (a derived MAC needs no announcement: no cache can hold another MAC for that IP)."""
+    dl("run", "-d", "--name", "peer", "--", "sleep", "300")
+    dl("run", "-d", "--name", "first", "--ip", "172.17.0.40", "--", "sleep", "300")
+    dl("exec", "peer", "ping", "-c", "1", "-W", "2", "172.17.0.40")
+    peer = sandbox(dl, "peer")
+    assert peer.ip_json("neigh", "show", "172.17.0.40")[0]["lladdr"] == "02:42:ac:11:00:28"
+    dl("rm", "-f", "first")
+    dl(
+        "run",
+        "-d",
+        "--name",
+        "second",
+        "--ip",
+        "172.17.0.40",
+        "--mac-address",
+        "02:00:00:00:00:77",
+        "--",
+        "sleep",
+        "300",
+    )
+
+    def peer_learned_the_new_mac() -> bool:
+        entries = peer.ip_json("neigh", "show", "172.17.0.40")
+        return bool(entries) and entries[0].get("lladdr") == "02:00:00:00:00:77"
+
+    wait_until(peer_learned_the_new_mac, what="the gratuitous ARP to update the peer's cache")

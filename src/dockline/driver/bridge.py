@@ -184,9 +184,16 @@ def setup_endpoint(
             endpoint.ifname,
             addresses=endpoint.addresses,
             gateway=endpoint.gateway,
+            announce=not mac_follows_ip(endpoint),
             ipv6_link_local=any(a.version == 6 for a in endpoint.addresses),
         )
     return endpoint
+
+
+def mac_follows_ip(endpoint: Endpoint) -> bool:
+    """The MAC is the one derived from the IPv4 address: caches cannot hold a stale entry."""
+    v4 = next((a.ip for a in endpoint.addresses if isinstance(a.ip, IPv4Address)), None)
+    return v4 is not None and endpoint.mac == ipam.mac_from_ipv4(v4)
 
 
 def _create_veth_unique(

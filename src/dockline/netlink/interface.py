@@ -32,6 +32,7 @@ def configure_interface(
     addresses: Sequence[IPv4Interface | IPv6Interface],
     gateway: IPv4Address | IPv6Address | None,
     arp_notify: bool = True,
+    announce: bool = True,
     ipv6_link_local: bool = True,
 ) -> int:
     """Bring lo and `ifname` up, add `addresses` and the default route via `gateway`; the ifindex.
@@ -42,6 +43,11 @@ def configure_interface(
     the link is up and addressed). IPv6 addresses skip DAD so the route and traffic work at once,
     as Docker does. Every ack is read before the first failure is raised.
 
+    With `announce=False`, arp_notify is set only after the link is up and addressed: it is on
+    for later changes, but the coming up sends no gratuitous ARP, which the bridge would flood to
+    every port (callers pass False when the MAC is derived from the IP, so no cache can hold a
+    stale entry for it: the reason Docker derives MACs from IPs).
+
     `ipv6_link_local=False` (for IPv4-only networks, as Docker 26+ does) stops the kernel from
     giving the interface an fe80:: address when it comes up: on a bridge with many ports, each
     new port's link-local chatter (DAD, router solicitations, MLD) is flooded to every other
@@ -51,7 +57,7 @@ def configure_interface(
     if link is None:
         raise KernelError("configure interface", ifname, errno.ENODEV)
     batch = [Request(_LO_UP, "set link up", "lo")]
-    if arp_notify:
+    if arp_notify and announce:
         batch.append(_arp_notify_request(link.index, ifname))
     if not ipv6_link_local and _kernel_has_ipv6():
         batch.append(_no_link_local_request(link.index, ifname))
@@ -61,6 +67,8 @@ def configure_interface(
         batch.append(Request(m.message(m.RTM_SETLINK, 0, info), "set link up", ifname))
     if gateway is not None:
         batch.append(route_request(dst=None, gateway=gateway, oif=link.index))
+    if arp_notify and not announce:
+        batch.append(_arp_notify_request(link.index, ifname))
     nl._request(batch)
     return link.index
 
