@@ -1,7 +1,7 @@
 """Diagnostics behind the benchmark's unmet targets: where the time goes (not part of run.py).
 
-    sudo .venv/bin/python benchmarks/diagnose.py growth   # why attach cost grows with N
-    sudo .venv/bin/python benchmarks/diagnose.py cli      # what a `network connect` spends
+    .venv/bin/python benchmarks/diagnose.py growth   # why attach cost grows with N
+    .venv/bin/python benchmarks/diagnose.py cli      # what a `network connect` spends
 
 `growth` attaches 1,000 containers through the API two ways: dockline as is (IPv4-only, so its
 `eth0`s get no IPv6 link-local address, and a MAC derived from the IP is not announced), and
