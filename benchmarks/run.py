@@ -1,7 +1,7 @@
 """dockline's benchmark suite, one command: dockline and its anchors in the same run.
 
-    sudo .venv/bin/python benchmarks/run.py            # full run, ~5-10 minutes
-    sudo .venv/bin/python benchmarks/run.py --quick    # the CI version, well under a minute
+    .venv/bin/python benchmarks/run.py            # as root; full run, ~2.5 minutes
+    .venv/bin/python benchmarks/run.py --quick    # as root; the CI version, ~15 s
 
 Prints a table (p50, p95, ratio against the anchor, targets met or not) and writes
 `OUT/results.json`, `OUT/table.txt` and the SVG chart (`docs/benchmarks.svg` for a full run,
