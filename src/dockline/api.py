@@ -42,9 +42,33 @@ __all__ = [
 ]
 
 
-def run(engine: Engine, command: list[str], **options: Any) -> Container:
-    """Start a container in the background (`dockline run -d`); options as `build_spec`."""
-    spec = build_spec(command, **options)
+def run(
+    engine: Engine,
+    command: list[str],
+    *,
+    name: str | None = None,
+    net: str = "bridge",
+    hostname: str | None = None,
+    rootfs: str | None = None,
+    privileged: bool = False,
+    auto_remove: bool = False,
+    ip: str | None = None,
+    mac: str | None = None,
+    env: list[str] | None = None,
+) -> Container:
+    """Start a container in the background, as `dockline run -d` with the same options."""
+    spec = build_spec(
+        command,
+        name=name,
+        net=net,
+        hostname=hostname,
+        rootfs=rootfs,
+        privileged=privileged,
+        auto_remove=auto_remove,
+        ip=ip,
+        mac=mac,
+        env=env,
+    )
     with engine.in_host():  # the monitor is forked here, so it lives in the engine's host
         run_detached(engine.paths, spec, engine.bridge_config)
     return get(engine, spec.id)

@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from dockline import linux, netns
@@ -51,7 +52,9 @@ class Child(NamedTuple):
     err_r: int
 
 
-def supervise(engine: Engine, spec: ContainerSpec, *, on_started: object = None) -> int:
+def supervise(
+    engine: Engine, spec: ContainerSpec, *, on_started: Callable[[Container], None] | None = None
+) -> int:
     """Run the container to its end; returns its exit status (Docker's: 128+N for signal N).
 
     Signals are forwarded from before "go", so none sent once the command runs is lost.
@@ -60,7 +63,7 @@ def supervise(engine: Engine, spec: ContainerSpec, *, on_started: object = None)
     previous = forward_signals(child.pid)
     try:
         release(child, engine, container)
-        if callable(on_started):
+        if on_started is not None:
             on_started(container)
         status = wait_exit(child.pid)
     finally:
