@@ -20,10 +20,9 @@ from typing import Any
 from dockline.config import BridgeConfig, Paths
 from dockline.engine import Engine, GcReport
 from dockline.model import Container, Endpoint, Network
-from dockline.runtime.control import exec_in, get, kill, remove, stop
+from dockline.runtime.control import exec_in, get, kill, lookup, remove, stop
 from dockline.runtime.monitor import run_detached
 from dockline.runtime.spec import build_spec
-from dockline.runtime.state import is_running
 
 __all__ = [
     "BridgeConfig",
@@ -76,16 +75,7 @@ def run(
 
 def inspect_container(engine: Engine, name: str) -> dict[str, Any]:
     """`docker inspect` JSON of one container."""
-    from dockline.inspect import container_json
+    from dockline.inspect import container_object
 
     with engine.store.transaction() as txn:
-        container = txn.get_container(name)
-        if container is None:
-            from dockline.errors import NotFound
-
-            raise NotFound("container", name)
-        networks = {n.id: n for n in txn.list_networks()}
-        endpoints = txn.list_endpoints(container_id=container.id)
-    return container_json(
-        container, running=is_running(container), endpoints=endpoints, networks=networks
-    )
+        return container_object(txn, lookup(txn, name))

@@ -4,6 +4,9 @@ Field names are Docker's, so scripts written for `docker inspect` work: `Id`, `N
 `State.Pid`, `HostConfig.NetworkMode`, `NetworkSettings.{SandboxKey, IPAddress, IPPrefixLen,
 Gateway, MacAddress, Networks}`; and for networks `Name`, `Id`, `Driver`, `IPAM.Config`,
 `Containers`, `Options`.
+
+The `*_json` builders are pure; `container_object` and `network_object` read what they need
+through a store transaction, for the CLI and the Python API alike.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from ipaddress import IPv4Interface
 from typing import Any
 
 from dockline.model import Container, Endpoint, Network
+from dockline.runtime.state import is_running
+from dockline.store.base import Txn
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -155,3 +160,22 @@ def _first_v4(endpoint: Endpoint | None) -> IPv4Interface | None:
     if endpoint is None:
         return None
     return next((a for a in endpoint.addresses if isinstance(a, IPv4Interface)), None)
+
+
+def container_object(txn: Txn, container: Container) -> dict[str, Any]:
+    """`docker inspect CONTAINER`, with its endpoints and networks read from the store."""
+    networks = {n.id: n for n in txn.list_networks()}
+    return container_json(
+        container,
+        running=is_running(container),
+        endpoints=txn.list_endpoints(container_id=container.id),
+        networks=networks,
+    )
+
+
+def network_object(txn: Txn, network: Network) -> dict[str, Any]:
+    """`docker network inspect NETWORK`, with its endpoints and containers read from the store."""
+    containers = {c.id: c for c in txn.list_containers()}
+    return network_json(
+        network, endpoints=txn.list_endpoints(network_id=network.id), containers=containers
+    )

@@ -197,26 +197,15 @@ def _exited_status(container: Any) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from dockline.cli.networks import network_object
-    from dockline.inspect import container_json
-    from dockline.runtime.state import is_running
+    from dockline.inspect import container_object, network_object
 
     found: list[dict[str, Any]] = []
     missing: list[str] = []
     with engine_from(args) as engine, engine.store.transaction() as txn:
-        networks = {n.id: n for n in txn.list_networks()}
         for name in args.names:
             container = txn.get_container(name)
             if container is not None:
-                endpoints = txn.list_endpoints(container_id=container.id)
-                found.append(
-                    container_json(
-                        container,
-                        running=is_running(container),
-                        endpoints=endpoints,
-                        networks=networks,
-                    )
-                )
+                found.append(container_object(txn, container))
             elif (net := txn.get_network(name)) is not None:
                 found.append(network_object(txn, net))
             else:

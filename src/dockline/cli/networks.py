@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dockline.cli.common import add_format, engine_from
 from dockline.cli.output import print_json, print_json_lines, print_table, render_template
 from dockline.errors import InvalidArgument, NotFound
-
-if TYPE_CHECKING:
-    from dockline.model import Network
-    from dockline.store.base import Txn
 
 
 def add_parsers(commands: Any, only: str | None) -> None:
@@ -114,16 +110,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def network_object(txn: Txn, network: Network) -> dict[str, Any]:
-    from dockline.inspect import network_json
-
-    containers = {c.id: c for c in txn.list_containers()}
-    return network_json(
-        network, endpoints=txn.list_endpoints(network_id=network.id), containers=containers
-    )
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from dockline.inspect import network_object
+
     with engine_from(args) as engine:
         if "bridge" in args.names:
             engine.network()
