@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 NS_PREFIX = "dltest-"
@@ -48,3 +50,12 @@ def make_netns() -> TestNetns:
 
 def delete_netns(ns: TestNetns) -> None:
     subprocess.run(["ip", "netns", "del", ns.name], check=False, capture_output=True)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll with a deadline (never a bare sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.01)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 
-from e2e_helpers import Dockline, wait_until
+from e2e_helpers import Dockline
 
-from nslab import TestNetns
+from nslab import TestNetns, wait_until
 
 
 def sandbox(dl: Dockline, name: str) -> TestNetns:

@@ -9,9 +9,9 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from e2e_helpers import Dockline, wait_until
+from e2e_helpers import Dockline
 
-from nslab import TestNetns
+from nslab import TestNetns, wait_until
 
 
 class Lone:

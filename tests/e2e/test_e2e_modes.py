@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from e2e_helpers import Dockline, wait_until
+from e2e_helpers import Dockline
+
+from nslab import wait_until
 
 SERVER = (
     "import socket\ns=socket.socket(); s.bind(('127.0.0.1', 7000)); s.listen()\n"

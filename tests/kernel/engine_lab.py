@@ -13,7 +13,6 @@ import contextlib
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +21,9 @@ from typing import Any
 from dockline import netns
 from dockline.api import BridgeConfig, Engine, Paths, remove
 from dockline.errors import DocklineError
-from nslab import TestNetns
+from nslab import TestNetns, wait_until
 
 TABLES = ("networks", "endpoints", "leases", "ipam_cursor", "containers")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll with a deadline (never a bare sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.01)
 
 
 def make_paths(tmp: Path) -> Paths:

@@ -12,11 +12,11 @@ import time
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
-from engine_lab import Lab, wait_until
+from engine_lab import Lab
 
 from dockline.errors import Conflict, InvalidArgument, NotFound
 from dockline.ipam import mac_from_ipv4
-from nslab import TestNetns, delete_netns
+from nslab import TestNetns, delete_netns, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
 

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_lab import Lab, Lone, wait_until
+from engine_lab import Lab, Lone
 
 from dockline import api
 from dockline.errors import Conflict, DocklineError, InvalidArgument, KernelError
 from dockline.store.sqlite import SqliteStore, SqliteTxn
+from nslab import wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
 
