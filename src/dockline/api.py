@@ -15,14 +15,16 @@ namespace later calls it: create it inside a throwaway namespace to build a lab 
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockline.config import BridgeConfig, Paths
 from dockline.engine import Engine, GcReport
 from dockline.model import Container, Endpoint, Network
+from dockline.records import TYPE_CHECKING
 from dockline.runtime.control import exec_in, get, kill, lookup, remove, stop
 from dockline.runtime.monitor import run_detached
 from dockline.runtime.spec import build_spec
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "BridgeConfig",

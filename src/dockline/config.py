@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import NamedTuple, TypeVar
 
 from dockline.errors import ConfigError, DocklineError
+from dockline.records import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 DEFAULT_ROOT = "/var/lib/dockline"
 DEFAULT_RUN_ROOT = "/run/dockline"
@@ -20,11 +25,10 @@ DEFAULT_CONFIG = "/etc/dockline/daemon.json"
 DEFAULT_NETNS_DIR = "/run/netns"
 DEFAULT_BRIDGE = "dockline0"
 DEFAULT_NETWORK = "bridge"
-T = TypeVar("T")
 KNOWN_KEYS = frozenset({"bridge", "bip", "fixed-cidr", "default-gateway", "mtu"})
 
 
-class Paths(NamedTuple):
+class Paths(Record):
     """The directories one dockline instance works in."""
 
     root: str = DEFAULT_ROOT  # state (SQLite store), 0700
@@ -48,7 +52,7 @@ def resolve_paths(
     )
 
 
-class BridgeConfig(NamedTuple):
+class BridgeConfig(Record):
     """Docker's daemon options for the default bridge network."""
 
     bridge: str | None = None  # use this existing bridge instead of creating dockline0

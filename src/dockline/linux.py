@@ -20,9 +20,9 @@ import functools
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from dockline.errors import InvalidArgument, KernelError
+from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import ctypes

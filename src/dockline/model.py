@@ -4,23 +4,28 @@ Pure data: no I/O here. Past the parsing edge, addresses are `ipaddress` objects
 normalised lower-case strings (see `ipam.parse_mac`). An endpoint carries a tuple of addresses so
 that IPv6 fits beside IPv4 later, and a container may own several endpoints.
 
-They are NamedTuples rather than dataclasses: importing `dataclasses` (it imports `inspect`) and
-building each class cost ~15 ms of every CLI start, more than the rest of an attach.
+They are `records.Record`s (typing.NamedTuple for the type checker, a plain namedtuple at run
+time) rather than dataclasses: importing `dataclasses` (it imports `inspect`) and building each
+class cost ~15 ms of every CLI start, more than the rest of an attach; see `records`.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
-from typing import Literal, NamedTuple
+
+from dockline.records import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    NetModeKind = Literal["bridge", "host", "container", "none"]
+    ContainerState = Literal["created", "running", "exited"]
 
 IPAddress = IPv4Address | IPv6Address
 IPInterface = IPv4Interface | IPv6Interface
 
-NetModeKind = Literal["bridge", "host", "container", "none"]
-ContainerState = Literal["created", "running", "exited"]
 
-
-class NetMode(NamedTuple):
+class NetMode(Record):
     """How a container gets its network: bridge (a network name), host, container:X, none."""
 
     kind: NetModeKind
@@ -34,7 +39,7 @@ class NetMode(NamedTuple):
         return self.kind
 
 
-class Network(NamedTuple):
+class Network(Record):
     """A bridge network: the kernel bridge, its subnet and the gateway address on it."""
 
     id: str
@@ -55,7 +60,7 @@ class Network(NamedTuple):
         return self.default_gateway or self.gateway
 
 
-class NetnsRef(NamedTuple):
+class NetnsRef(Record):
     """Identifies one network namespace, robustly against pid reuse.
 
     `path` is how we open it (`/proc/PID/ns/net`, or a bind mount); `dev`/`ino` are the namespace's
@@ -70,7 +75,7 @@ class NetnsRef(NamedTuple):
     pid_start: int | None = None
 
 
-class Endpoint(NamedTuple):
+class Endpoint(Record):
     """One interface of a namespace on one network: the veth pair and its addresses."""
 
     id: str
@@ -86,7 +91,7 @@ class Endpoint(NamedTuple):
     created: float = 0.0
 
 
-class Container(NamedTuple):
+class Container(Record):
     """A process tree started by `dockline run`, with the namespaces it was given."""
 
     id: str

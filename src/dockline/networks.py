@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from ipaddress import IPv4Interface, IPv4Network
-from typing import NamedTuple
 
 from dockline import ipam, netns
 from dockline.config import DEFAULT_BRIDGE, DEFAULT_NETWORK, BridgeConfig
@@ -20,13 +19,14 @@ from dockline.errors import ConfigError, NotFound
 from dockline.ids import new_id
 from dockline.model import Network
 from dockline.netlink import Netlink, delete_link, get_link, list_addresses, list_routes
+from dockline.records import Record
 from dockline.rollback import Rollback
 from dockline.store.base import Txn
 
 DEFAULT_MTU = 1500
 
 
-class Host(NamedTuple):
+class Host(Record):
     """The host a network lives on: a netlink handle, an fd of its namespace, and its config
     (read only when a network is made, so an attach does not parse config files)."""
 

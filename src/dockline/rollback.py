@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import ParamSpec
 
-P = ParamSpec("P")
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import ParamSpec
+
+    P = ParamSpec("P")
 
 
 class Rollback:

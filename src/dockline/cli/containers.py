@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
-from typing import Any
 
-from dockline.cli.common import add_format, engine_from, paths_from
+from dockline.cli.common import FORMAT, engine_from, paths_from
+from dockline.cli.grammar import APPEND, FLAG, REST, SOME, Args, Command, Option, Positional
 from dockline.cli.output import (
     human_age,
     print_json,
@@ -17,109 +15,13 @@ from dockline.cli.output import (
     shorten,
 )
 from dockline.errors import DocklineError, ExitStatus, InvalidArgument, NotFound
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
-def add_parsers(commands: Any, only: str | None) -> None:
-    """Add the parser of command `only`, or of every command here when None."""
-    for name, add in PARSERS.items():
-        if only in (None, name):
-            add(commands)
-
-
-def _add_ps(commands: Any) -> None:
-    ps = commands.add_parser("ps", help="list containers")
-    ps.add_argument("-a", "--all", action="store_true", help="show stopped containers too")
-    ps.add_argument("-q", "--quiet", action="store_true", help="only IDs")
-    add_format(ps)
-    ps.set_defaults(handler=cmd_ps)
-
-
-def _add_inspect(commands: Any) -> None:
-    inspect = commands.add_parser("inspect", help="show containers (or networks) as JSON")
-    inspect.add_argument("-f", "--format", help="a {{.Field.Path}} or {{json .Field}} template")
-    inspect.add_argument("names", nargs="+", metavar="NAME")
-    inspect.set_defaults(handler=cmd_inspect)
-
-
-def _add_exec(commands: Any) -> None:
-    ex = commands.add_parser("exec", help="run a command in a running container")
-    ex.add_argument("name", metavar="CONTAINER")
-    ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
-    ex.set_defaults(handler=cmd_exec)
-
-
-def _add_stop(commands: Any) -> None:
-    stop = commands.add_parser("stop", help="stop containers (SIGTERM, then SIGKILL)")
-    stop.add_argument("-t", "--time", type=float, default=10.0, help="seconds before SIGKILL")
-    stop.add_argument("names", nargs="+", metavar="CONTAINER")
-    stop.set_defaults(handler=cmd_stop)
-
-
-def _add_kill(commands: Any) -> None:
-    kill = commands.add_parser("kill", help="send a signal to containers")
-    kill.add_argument("-s", "--signal", default="KILL", help="signal name or number")
-    kill.add_argument("names", nargs="+", metavar="CONTAINER")
-    kill.set_defaults(handler=cmd_kill)
-
-
-def _add_rm(commands: Any) -> None:
-    rm = commands.add_parser("rm", help="remove containers")
-    rm.add_argument("-f", "--force", action="store_true", help="kill a running container first")
-    rm.add_argument("names", nargs="+", metavar="CONTAINER")
-    rm.set_defaults(handler=cmd_rm)
-
-
-def _add_logs(commands: Any) -> None:
-    logs = commands.add_parser("logs", help="print a detached container's output")
-    logs.add_argument("name", metavar="CONTAINER")
-    logs.set_defaults(handler=cmd_logs)
-
-
-def _add_run(commands: Any) -> None:
-    run = commands.add_parser(
-        "run",
-        help="run a command in a new container",
-        add_help=False,
-        description="Run CMD in new namespaces, with a network per --net.",
-    )
-    run.add_argument("--help", action="help", help="show this help message and exit")
-    run.add_argument("--name", help="container name")
-    run.add_argument(
-        "--net",
-        "--network",
-        dest="net",
-        default="bridge",
-        help="bridge (default), host, none, or container:NAME_or_ID",
-    )
-    run.add_argument("--mac-address", dest="mac", help="MAC address of eth0 (bridge mode)")
-    run.add_argument("--ip", help="IPv4 address of eth0 (bridge mode)")
-    run.add_argument("-h", "--hostname", help="container host name")
-    run.add_argument("-d", "--detach", action="store_true", help="run in the background")
-    run.add_argument(
-        "-i",
-        "--interactive",
-        action="store_true",
-        help="accepted for Docker habits: a foreground container always shares the caller's stdin",
-    )
-    run.add_argument(
-        "-t",
-        "--tty",
-        action="store_true",
-        help="accepted for Docker habits: a foreground container uses the caller's terminal",
-    )
-    run.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    run.add_argument("--rootfs", help="directory to use as the container's root file system")
-    run.add_argument(
-        "--privileged",
-        action="store_true",
-        help="keep every capability (the container may then reconfigure its network)",
-    )
-    run.add_argument("-e", "--env", action="append", default=[], help="KEY=VALUE")
-    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
-    run.set_defaults(handler=cmd_run)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: Args) -> int:
     from dockline.runtime.spec import build_spec
 
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -152,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
 
 
-def cmd_ps(args: argparse.Namespace) -> int:
+def cmd_ps(args: Args) -> int:
     from dockline.runtime.state import is_running
 
     with engine_from(args) as engine, engine.store.transaction() as txn:
@@ -196,7 +98,7 @@ def _exited_status(container: Any) -> str:
     return f"Exited ({container.exit_code}) {human_age(container.finished)} ago"
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
+def cmd_inspect(args: Args) -> int:
     from dockline.inspect import container_object, network_object
 
     found: list[dict[str, Any]] = []
@@ -224,7 +126,7 @@ def _print_objects(objects: list[dict[str, Any]], template: str | None) -> None:
         print_json(objects)
 
 
-def cmd_exec(args: argparse.Namespace) -> int:
+def cmd_exec(args: Args) -> int:
     from dockline.runtime.control import exec_in
 
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -234,7 +136,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         return exec_in(engine, args.name, command)
 
 
-def _each(args: argparse.Namespace, act: Any) -> int:
+def _each(args: Args, act: Any) -> int:
     """Apply to every named container; report each failure; exit 1 if any failed (as Docker)."""
     failed = False
     with engine_from(args) as engine:
@@ -248,13 +150,13 @@ def _each(args: argparse.Namespace, act: Any) -> int:
     return 1 if failed else 0
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
+def cmd_stop(args: Args) -> int:
     from dockline.runtime.control import stop
 
     return _each(args, lambda engine, name: stop(engine, name, timeout=args.time))
 
 
-def cmd_kill(args: argparse.Namespace) -> int:
+def cmd_kill(args: Args) -> int:
     from dockline.runtime.control import kill
 
     sig = parse_signal(args.signal)
@@ -262,6 +164,8 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 
 def parse_signal(text: str) -> int:
+    import signal  # `signal` imports `enum`: only `kill` needs its names
+
     if text.isdigit() and 0 < int(text) < signal.NSIG:
         return int(text)
     name = text.upper() if text.upper().startswith("SIG") else "SIG" + text.upper()
@@ -271,13 +175,13 @@ def parse_signal(text: str) -> int:
         raise InvalidArgument("signal", text, "not a signal name or number") from None
 
 
-def cmd_rm(args: argparse.Namespace) -> int:
+def cmd_rm(args: Args) -> int:
     from dockline.runtime.control import remove
 
     return _each(args, lambda engine, name: remove(engine, name, force=args.force))
 
 
-def cmd_logs(args: argparse.Namespace) -> int:
+def cmd_logs(args: Args) -> int:
     from dockline.runtime.control import get
     from dockline.runtime.state import log_path
 
@@ -291,13 +195,111 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-PARSERS = {
-    "run": _add_run,
-    "ps": _add_ps,
-    "inspect": _add_inspect,
-    "exec": _add_exec,
-    "stop": _add_stop,
-    "kill": _add_kill,
-    "rm": _add_rm,
-    "logs": _add_logs,
-}
+def _seconds(text: str) -> float:
+    return float(text)
+
+
+CONTAINERS = Positional("names", "CONTAINER", SOME)
+NAMES = Positional("names", "NAME", SOME)
+
+COMMANDS = (
+    Command(
+        ("run",),
+        "run a command in a new container",
+        cmd_run,
+        description="Run CMD in new namespaces, with a network per --net.",
+        help_flags=("--help",),  # -h is --hostname, as in Docker
+        options=(
+            Option(("--name",), "name", "container name"),
+            Option(
+                ("--net", "--network"),
+                "net",
+                "bridge (default), host, none, or container:NAME_or_ID",
+                default="bridge",
+            ),
+            Option(("--mac-address",), "mac", "MAC address of eth0 (bridge mode)"),
+            Option(("--ip",), "ip", "IPv4 address of eth0 (bridge mode)"),
+            Option(("-h", "--hostname"), "hostname", "container host name"),
+            Option(("-d", "--detach"), "detach", "run in the background", FLAG),
+            Option(
+                ("-i", "--interactive"),
+                "interactive",
+                "accepted for Docker habits: a foreground container always shares the caller's "
+                "stdin",
+                FLAG,
+            ),
+            Option(
+                ("-t", "--tty"),
+                "tty",
+                "accepted for Docker habits: a foreground container uses the caller's terminal",
+                FLAG,
+            ),
+            Option(("--rm",), "rm", "remove the container when it exits", FLAG),
+            Option(("--rootfs",), "rootfs", "directory to use as the container's root file system"),
+            Option(
+                ("--privileged",),
+                "privileged",
+                "keep every capability (the container may then reconfigure its network)",
+                FLAG,
+            ),
+            Option(("-e", "--env"), "env", "KEY=VALUE", APPEND),
+        ),
+        positionals=(Positional("cmd", "-- CMD [ARG...]", REST),),
+    ),
+    Command(
+        ("ps",),
+        "list containers",
+        cmd_ps,
+        options=(
+            Option(("-a", "--all"), "all", "show stopped containers too", FLAG),
+            Option(("-q", "--quiet"), "quiet", "only IDs", FLAG),
+            FORMAT,
+        ),
+    ),
+    Command(
+        ("inspect",),
+        "show containers (or networks) as JSON",
+        cmd_inspect,
+        options=(
+            Option(("-f", "--format"), "format", "a {{.Field.Path}} or {{json .Field}} template"),
+        ),
+        positionals=(NAMES,),
+    ),
+    Command(
+        ("exec",),
+        "run a command in a running container",
+        cmd_exec,
+        positionals=(Positional("name", "CONTAINER"), Positional("cmd", "CMD", REST)),
+    ),
+    Command(
+        ("stop",),
+        "stop containers (SIGTERM, then SIGKILL)",
+        cmd_stop,
+        options=(
+            Option(
+                ("-t", "--time"), "time", "seconds before SIGKILL", default=10.0, convert=_seconds
+            ),
+        ),
+        positionals=(CONTAINERS,),
+    ),
+    Command(
+        ("kill",),
+        "send a signal to containers",
+        cmd_kill,
+        options=(Option(("-s", "--signal"), "signal", "signal name or number", default="KILL"),),
+        positionals=(CONTAINERS,),
+    ),
+    Command(
+        ("rm",),
+        "remove containers",
+        cmd_rm,
+        options=(Option(("-f", "--force"), "force", "kill a running container first", FLAG),),
+        positionals=(CONTAINERS,),
+    ),
+    Command(
+        ("logs",),
+        "print a detached container's output",
+        cmd_logs,
+        positionals=(Positional("name", "CONTAINER"),),
+    ),
+)

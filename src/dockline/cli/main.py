@@ -2,50 +2,22 @@
 
 The one place where exceptions become messages and exit statuses (Docker's: 125 when dockline
 itself fails or a flag is bad, 1 when a command fails, 126/127 when the container command cannot
-be run). Command modules are imported only when their command runs, to keep start-up short.
+be run). Only the module of the command being run is imported, and a plain command line is read
+by `grammar.parse`; argparse (`cli.usage`) is imported only for help and usage errors.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from importlib import import_module
 
+from dockline.cli.grammar import Args, Command, command_words, parse
 from dockline.errors import DocklineError, ExitStatus
 
-Handler = Callable[[argparse.Namespace], int]
-
-
-class Formatter(argparse.HelpFormatter):
-    """argparse's formatter, told the width so that it does not import shutil to ask (~3 ms:
-    argparse builds a formatter for every argument it adds, help or not)."""
-
-    def __init__(self, prog: str) -> None:
-        try:
-            width = os.get_terminal_size(sys.stderr.fileno()).columns - 2
-        except OSError:
-            width = 78
-        super().__init__(prog, width=max(width, 40))
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, exiting with Docker's 125 on a usage error instead of 2, with our formatter."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", Formatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(ExitStatus.DOCKLINE)
-
-
-# command -> the module that parses and runs it; only that module is imported and only that
-# command's parser is built (building all of them cost ~10 ms of every start).
-COMMANDS = {
+# command word -> the module that declares and runs it
+MODULES = {
     "run": "containers",
     "ps": "containers",
     "inspect": "containers",
@@ -57,57 +29,44 @@ COMMANDS = {
     "network": "networks",
     "gc": "networks",
 }
-GLOBAL_OPTIONS_WITH_VALUE = ("--root", "--run-root", "--config")
 
 
-def find_command(argv: Sequence[str]) -> str | None:
-    """The command word in argv, skipping global options and their values."""
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word in GLOBAL_OPTIONS_WITH_VALUE:
-            skip = True
-        elif not word.startswith("-"):
-            return word if word in COMMANDS else None
-    return None
+def commands_of(module: str) -> tuple[Command, ...]:
+    commands: tuple[Command, ...] = import_module(f"dockline.cli.{module}").COMMANDS
+    return commands
 
 
-def build_parser(command: str | None = None) -> Parser:
-    """The parser for one command (with the global options), or for all when None."""
-    import importlib
+def parse_command_line(argv: Sequence[str]) -> Args:
+    """The parsed arguments; on --help or a usage error argparse prints and exits (125)."""
+    start, words = command_words(argv)
+    module = MODULES.get(words[0]) if words else None
+    commands = commands_of(module) if module else ()
+    matching = [c for c in commands if list(c.words) == words[: len(c.words)]]
+    if matching:
+        args = parse(argv, start, max(matching, key=lambda c: len(c.words)))
+        if args is not None:
+            return args
+    from dockline.cli import usage
 
-    parser = Parser(prog="dockline", description="Docker-style container networking for Linux.")
-    parser.add_argument("--root", help="state directory (env DOCKLINE_ROOT; /var/lib/dockline)")
-    parser.add_argument(
-        "--run-root", help="runtime directory (env DOCKLINE_RUN_ROOT; /run/dockline)"
-    )
-    parser.add_argument(
-        "--config", help="daemon.json (env DOCKLINE_CONFIG; /etc/dockline/daemon.json)"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    commands.required = True
-    for module in dict.fromkeys(COMMANDS.values()):
-        if command is None or COMMANDS[command] == module:
-            importlib.import_module(f"dockline.cli.{module}").add_parsers(commands, command)
-    return parser
+    if not commands:
+        commands = tuple(c for m in dict.fromkeys(MODULES.values()) for c in commands_of(m))
+    return usage.parse_args(argv, commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one dockline command; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(find_command(argv)).parse_args(argv)
-    handler: Handler = args.handler
+    args = parse_command_line(sys.argv[1:] if argv is None else list(argv))
     try:
-        return handler(args)
+        status: int = args.handler(args)
     except DocklineError as err:
         print(f"dockline: {err}", file=sys.stderr)
-        return int(err.exit_status)
+        return err.exit_status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitStatus.ERROR)
+        return ExitStatus.ERROR
+    return status
 
 
 def entry() -> None:

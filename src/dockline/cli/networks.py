@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
-from dockline.cli.common import add_format, engine_from
+from dockline.cli.common import FORMAT, engine_from
+from dockline.cli.grammar import SOME, Args, Command, Option, Positional
 from dockline.cli.output import print_json, print_json_lines, print_table, render_template
 from dockline.errors import InvalidArgument, NotFound
 
 
-def add_parsers(commands: Any, only: str | None) -> None:
-    """Add the parser of command `only`, or of every command here when None."""
-    if only in (None, "network"):
-        _add_network(commands)
-    if only in (None, "gc"):
-        gc = commands.add_parser("gc", help="remove what crashed containers and processes left")
-        add_format(gc)
-        gc.set_defaults(handler=cmd_gc)
-
-
-def _add_network(commands: Any) -> None:
-    network = commands.add_parser("network", help="manage networks and attach namespaces")
-    sub = network.add_subparsers(
-        dest="network_command", metavar="COMMAND", parser_class=type(network)
-    )
-    sub.required = True
-    connect = sub.add_parser("connect", help="attach a process's or a path's network namespace")
-    _add_target(connect)
-    connect.add_argument("--ip", help="IPv4 address (default: the next free one)")
-    connect.add_argument("--mac-address", dest="mac", help="MAC (default: derived from the IP)")
-    connect.add_argument("--ifname", default="eth0", help="interface name inside (default eth0)")
-    connect.set_defaults(handler=cmd_connect)
-    disconnect = sub.add_parser("disconnect", help="undo connect")
-    _add_target(disconnect)
-    disconnect.set_defaults(handler=cmd_disconnect)
-    ls = sub.add_parser("ls", help="list networks")
-    add_format(ls)
-    ls.set_defaults(handler=cmd_ls)
-    inspect = sub.add_parser("inspect", help="show networks as JSON")
-    inspect.add_argument("-f", "--format", help="a {{.Field.Path}} template")
-    inspect.add_argument("names", nargs="+", metavar="NETWORK")
-    inspect.set_defaults(handler=cmd_inspect)
-
-
-def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("network", metavar="NETWORK")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--pid", type=_pid, help="a process in the namespace")
-    target.add_argument("--netns", help="path of the namespace (e.g. /run/netns/NAME)")
-
-
 def _pid(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
+        import argparse  # only argparse reports this (the fast parser falls back to it)
+
         raise argparse.ArgumentTypeError(f"invalid pid {text!r}: expected a positive integer")
     return int(text)
 
 
-def cmd_connect(args: argparse.Namespace) -> int:
+def cmd_connect(args: Args) -> int:
     from dockline import ipam
 
     ip = ipam.parse_ipv4(args.ip) if args.ip else None
@@ -74,13 +33,13 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_disconnect(args: argparse.Namespace) -> int:
+def cmd_disconnect(args: Args) -> int:
     with engine_from(args) as engine:
         engine.disconnect(args.network, pid=args.pid, netns_path=args.netns)
     return 0
 
 
-def cmd_ls(args: argparse.Namespace) -> int:
+def cmd_ls(args: Args) -> int:
     with engine_from(args) as engine:
         engine.network()  # the default network exists once dockline has been used
         networks = engine.networks()
@@ -110,7 +69,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
+def cmd_inspect(args: Args) -> int:
     from dockline.inspect import network_object
 
     with engine_from(args) as engine:
@@ -131,7 +90,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gc(args: argparse.Namespace) -> int:
+def cmd_gc(args: Args) -> int:
     with engine_from(args) as engine:
         report = engine.gc()
     summary = {
@@ -149,3 +108,45 @@ def cmd_gc(args: argparse.Namespace) -> int:
         for key, items in summary.items():
             print(f"{key}: {len(items)}" + (f" ({', '.join(items)})" if items else ""))
     return 1 if report.errors else 0
+
+
+TARGET = (
+    Option(("--pid",), "pid", "a process in the namespace", convert=_pid),
+    Option(("--netns",), "netns", "path of the namespace (e.g. /run/netns/NAME)"),
+)
+NETWORK = Positional("network", "NETWORK")
+
+COMMANDS = (
+    Command(
+        ("network", "connect"),
+        "attach a process's or a path's network namespace",
+        cmd_connect,
+        options=(
+            *TARGET,
+            Option(("--ip",), "ip", "IPv4 address (default: the next free one)"),
+            Option(("--mac-address",), "mac", "MAC (default: derived from the IP)"),
+            Option(("--ifname",), "ifname", "interface name inside (default eth0)", default="eth0"),
+        ),
+        positionals=(NETWORK,),
+        one_of=("pid", "netns"),
+    ),
+    Command(
+        ("network", "disconnect"),
+        "undo connect",
+        cmd_disconnect,
+        options=TARGET,
+        positionals=(NETWORK,),
+        one_of=("pid", "netns"),
+    ),
+    Command(("network", "ls"), "list networks", cmd_ls, options=(FORMAT,)),
+    Command(
+        ("network", "inspect"),
+        "show networks as JSON",
+        cmd_inspect,
+        options=(Option(("-f", "--format"), "format", "a {{.Field.Path}} template"),),
+        positionals=(Positional("names", "NETWORK", SOME),),
+    ),
+    Command(
+        ("gc",), "remove what crashed containers and processes left", cmd_gc, options=(FORMAT,)
+    ),
+)

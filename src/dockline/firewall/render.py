@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from dockline.errors import Conflict, InvalidArgument
+from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ipaddress import IPv4Network

@@ -10,18 +10,18 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from dockline.errors import Conflict, InvalidArgument, KernelError
 from dockline.netlink import messages as m
 from dockline.netlink.socket import Netlink, Request
+from dockline.records import Record
 
 _IFNAMSIZ = 16
 _EXT_MASK = m.attr_u32(m.IFLA_EXT_MASK, m.RTEXT_FILTER_SKIP_STATS)
 _MISSING = frozenset({errno.ENODEV})
 
 
-class Link(NamedTuple):
+class Link(Record):
     """A network interface as the kernel reports it."""
 
     # `index` shadows tuple.index on purpose: it is the kernel's name for the field.

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import errno
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import NamedTuple
 
 from dockline.errors import InvalidArgument, KernelError
 from dockline.netlink import messages as m
 from dockline.netlink.socket import Netlink, Request
+from dockline.records import Record
 
 IPNetwork = IPv4Network | IPv6Network
 IPAddress = IPv4Address | IPv6Address
 
 
-class Route(NamedTuple):
+class Route(Record):
     """A main-table unicast route; dst is 0.0.0.0/0 (or ::/0) for the default route."""
 
     dst: IPNetwork

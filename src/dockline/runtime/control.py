@@ -190,4 +190,4 @@ def _exec_child(container: Container, command: list[str], fds: dict[str, int], e
     except BaseException as err:
         code = getattr(err, "errno", None) or 0
         os.write(err_w, f"{code}:{err}".encode(errors="replace"))
-    os._exit(int(ExitStatus.DOCKLINE))
+    os._exit(ExitStatus.DOCKLINE)

@@ -9,10 +9,9 @@ clean up, are left alone.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockline import netns
 from dockline.model import Endpoint
+from dockline.records import TYPE_CHECKING
 from dockline.runtime.state import is_running, monitor_alive
 from dockline.runtime.supervise import settle_exited
 from dockline.store.base import Txn

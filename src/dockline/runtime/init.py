@@ -15,17 +15,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import NamedTuple, NoReturn
 
 from dockline import linux
 from dockline.errors import ExitStatus
+from dockline.records import TYPE_CHECKING, Record
 from dockline.runtime.spec import ContainerSpec
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 READY = b"R"
 GO = b"G"
 
 
-class ChildPipes(NamedTuple):
+class ChildPipes(Record):
     """The child's ends of the three pipes that synchronise it with the supervisor."""
 
     ready_w: int  # child -> supervisor: namespaces exist
@@ -121,7 +124,7 @@ def report_failure(err_w: int, stage: str, err: BaseException) -> None:
         os.write(err_w, message[:4000])
 
 
-def exit_status_for_exec_errno(code: int) -> ExitStatus:
+def exit_status_for_exec_errno(code: int) -> int:
     """Docker: 127 when the command is not found, 126 when it cannot be executed."""
     if code == errno.ENOENT:
         return ExitStatus.NOT_FOUND

@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-from typing import NoReturn
 
 from dockline.config import BridgeConfig, Paths
 from dockline.errors import DocklineError, ExitStatus
 from dockline.model import Container
+from dockline.records import TYPE_CHECKING
 from dockline.runtime.spec import ContainerSpec
 from dockline.runtime.state import log_path
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def run_detached(paths: Paths, spec: ContainerSpec, bridge_config: BridgeConfig | None) -> None:
@@ -49,6 +52,11 @@ def open_log(paths: Paths, container_id: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
 
+KNOWN_STATUSES = frozenset(
+    {ExitStatus.ERROR, ExitStatus.DOCKLINE, ExitStatus.CANNOT_INVOKE, ExitStatus.NOT_FOUND}
+)
+
+
 def raise_if_failed(report: bytes) -> None:
     if report == b"ok":
         return
@@ -58,7 +66,7 @@ def raise_if_failed(report: bytes) -> None:
     except (ValueError, KeyError, TypeError):
         message, status = "the container monitor died before the container started", 125
     err = DocklineError(message)
-    err.exit_status = ExitStatus(status) if status in set(ExitStatus) else ExitStatus.DOCKLINE
+    err.exit_status = status if status in KNOWN_STATUSES else ExitStatus.DOCKLINE
     raise err
 
 
@@ -86,12 +94,12 @@ def monitor_main(
         with Engine(paths, bridge_config=bridge_config) as engine:
             supervise(engine, spec, on_started=started)
     except DocklineError as err:
-        code = int(err.exit_status)
+        code = err.exit_status
         if not reported:
             os.write(report, json.dumps({"error": str(err), "status": code}).encode())
         print(f"dockline monitor: {err}", file=__import__("sys").stderr, flush=True)
     except BaseException as err:
-        code = int(ExitStatus.DOCKLINE)
+        code = ExitStatus.DOCKLINE
         if not reported:
             os.write(report, json.dumps({"error": repr(err), "status": code}).encode())
     os._exit(code)

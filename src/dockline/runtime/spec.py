@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 from ipaddress import IPv4Address
-from typing import NamedTuple
 
 from dockline import ipam
 from dockline.config import DEFAULT_NETWORK
 from dockline.errors import InvalidArgument
 from dockline.ids import choice, new_id
 from dockline.model import NetMode
+from dockline.records import Record
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 HOSTNAME_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9-]{1,63})*$")
@@ -61,7 +61,7 @@ _NOUNS = (
 )
 
 
-class ContainerSpec(NamedTuple):
+class ContainerSpec(Record):
     """A validated request to run a container."""
 
     id: str

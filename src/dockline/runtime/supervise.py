@@ -18,7 +18,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 from dockline import linux, netns
 from dockline.config import Paths
@@ -27,6 +26,7 @@ from dockline.errors import CommandError, Conflict, DocklineError, ExitStatus, N
 from dockline.model import Container, NetMode
 from dockline.netlink import Netlink, set_link_up
 from dockline.networks import get_network, ready_network
+from dockline.records import Record
 from dockline.rollback import Rollback
 from dockline.runtime.init import GO, READY, ChildPipes, child_main, exit_status_for_exec_errno
 from dockline.runtime.spec import ContainerSpec
@@ -44,7 +44,7 @@ FORWARDED_SIGNALS = (
 )
 
 
-class Child(NamedTuple):
+class Child(Record):
     """The paused container process, and our ends of its pipes."""
 
     pid: int
@@ -218,7 +218,7 @@ def reap(pid: int) -> int:
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:
-        return int(ExitStatus.DOCKLINE)
+        return ExitStatus.DOCKLINE
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 

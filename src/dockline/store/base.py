@@ -12,9 +12,9 @@ Lookups return None for "absent"; writes raise `Conflict` where uniqueness would
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
 
 from dockline.model import Container, Endpoint, IPAddress, Network
+from dockline.records import Protocol
 
 
 class Txn(Protocol):

@@ -6,14 +6,17 @@ Pure conversion, no queries: addresses are stored as text, a container's command
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_interface
-from typing import Any, TypeVar
 
 from dockline.model import Container, Endpoint, NetMode, NetnsRef, Network
+from dockline.records import TYPE_CHECKING
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    import sqlite3
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 
 def opt(parse: Callable[[str], T], value: str | None) -> T | None:

@@ -1,0 +1,105 @@
+"""argparse, built from the command declarations, for help and for usage errors.
+
+Only a command line that `grammar.parse` does not find plain gets here (`--help`, a typo, a
+missing value): argparse then prints the help, or the usage and an error naming the bad
+argument, and exits with Docker's 125.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from dockline.cli.grammar import APPEND, FLAG, GLOBAL_OPTIONS, REST, SOME, Args, Command, Option
+from dockline.errors import ExitStatus
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+
+class Formatter(argparse.HelpFormatter):
+    """argparse's formatter, told the width so that it does not import shutil to ask."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = os.get_terminal_size(sys.stderr.fileno()).columns - 2
+        except OSError:
+            width = 78
+        super().__init__(prog, width=max(width, 40))
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, exiting with Docker's 125 on a usage error instead of 2, with our formatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(ExitStatus.DOCKLINE)
+
+
+def parse_args(argv: Sequence[str], commands: Sequence[Command]) -> Args:
+    """Parse with argparse (it exits on --help or a usage error)."""
+    return build_parser(commands).parse_args(argv, namespace=Args())
+
+
+def build_parser(commands: Sequence[Command]) -> Parser:
+    """The `dockline` parser with these commands (the ones of the command line, or all)."""
+    parser = Parser(prog="dockline", description="Docker-style container networking for Linux.")
+    for option in GLOBAL_OPTIONS:
+        _add_option(parser, option)
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    top.required = True
+    groups: dict[str, Any] = {}
+    for command in commands:
+        first, *more = command.words
+        if not more:
+            _add_command(top, command.words[-1], command)
+            continue
+        if first not in groups:
+            group = top.add_parser(first, help=GROUP_HELP.get(first, ""))
+            groups[first] = group.add_subparsers(
+                dest=f"{first}_command", metavar="COMMAND", parser_class=Parser
+            )
+            groups[first].required = True
+        _add_command(groups[first], more[-1], command)
+    return parser
+
+
+GROUP_HELP = {"network": "manage networks and attach namespaces"}
+
+
+def _add_command(subparsers: Any, name: str, command: Command) -> None:
+    own_help = command.help_flags == ("-h", "--help")
+    parser = subparsers.add_parser(
+        name, help=command.help, description=command.description, add_help=own_help
+    )
+    for flag in () if own_help else command.help_flags:
+        parser.add_argument(flag, action="help", help="show this help message and exit")
+    exclusive = parser.add_mutually_exclusive_group(required=True) if command.one_of else None
+    for option in command.options:
+        _add_option(exclusive if option.dest in command.one_of else parser, option)
+    for positional in command.positionals:
+        nargs = {SOME: "+", REST: argparse.REMAINDER}.get(positional.arity)
+        parser.add_argument(positional.dest, nargs=nargs, metavar=positional.metavar)
+    parser.set_defaults(handler=command.handler)
+
+
+def _add_option(parser: Any, option: Option) -> None:
+    kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help}
+    if option.kind == FLAG:
+        kwargs["action"] = "store_true"
+    else:
+        kwargs["action"] = "append" if option.kind == APPEND else "store"
+        kwargs["default"] = [] if option.kind == APPEND else option.default
+        if option.convert:
+            kwargs["type"] = option.convert
+        if option.metavar:
+            kwargs["metavar"] = option.metavar
+    parser.add_argument(*option.flags, **kwargs)
