@@ -49,6 +49,9 @@ class Engine:
         self._bridge_config = bridge_config
         self._store: Store | None = None
         self._nl: Netlink | None = None
+        # (network ID, bridge name) -> ifindex of bridges this engine has readied: a later attach
+        # skips the lookup (and retries through ready_bridge if the kernel refuses the index).
+        self._bridges: dict[tuple[str, str], int] = {}
         # The host is the namespace we are created in; work that is not netlink (nft, sysctls,
         # forking a monitor) is done entered into it, whatever thread or namespace calls us.
         self.host_fd = netns.current_netns_fd()
@@ -107,9 +110,22 @@ class Engine:
         with Rollback() as undo:
             with self.store.transaction() as txn:
                 network, new = get_network(txn, self.host, name, undo)
-                ready_network(self.host, network, txn, undo, new=new)
+                self.ready_bridge(txn, undo, network, new=new)
             undo.commit()
         return network
+
+    def ready_bridge(self, txn: Txn, undo: Rollback, network: Network, *, new: bool) -> int:
+        """The network's bridge ifindex, the bridge made and up (`networks.ready_network`).
+
+        Remembered, so that later attaches through this engine skip the lookup: the kernel
+        checks the index itself when a veth is put on it, and a refused index sends the attach
+        back here. The kernel does not give a deleted device's index to a new one (it allocates
+        them cyclically) unless told to (`ip link add ... index N`). A bridge someone set down by
+        hand is set up again by the next engine (each CLI call is one), not by this one.
+        """
+        index = ready_network(self.host, network, txn, undo, new=new)
+        self._bridges[network.id, network.bridge] = index
+        return index
 
     def networks(self) -> list[Network]:
         with self.store.transaction() as txn:
@@ -210,15 +226,22 @@ class Engine:
                 netns_link=link,
                 now=time.time(),
             )
-            bridge_index = ready_network(self.host, network, txn, undo, new=new)
+            known = None if new else self._bridges.get((network.id, network.bridge))
             return setup_endpoint(
                 self.nl,
                 planned,
                 network=network,
-                bridge_index=bridge_index,
+                bridge_index=(
+                    known if known is not None else self.ready_bridge(txn, undo, network, new=new)
+                ),
                 netns_fd=fd,
                 undo=undo,
                 txn=txn,
+                reready=(
+                    None
+                    if known is None
+                    else lambda: self.ready_bridge(txn, undo, network, new=False)
+                ),
             )
         finally:
             os.close(fd)

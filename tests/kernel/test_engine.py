@@ -193,6 +193,24 @@ def test_a_deleted_bridge_is_made_again_with_its_firewall(lab: Lab) -> None:
     assert lab.ruleset() == ruleset
 
 
+def test_a_remembered_bridge_index_now_taken_by_another_link_is_not_used(lab: Lab) -> None:
+    """The engine remembers the bridge's ifindex; when the bridge is gone and its index is
+    another device's, the kernel refuses the veth there and the engine readies the bridge again."""
+    lab.engine.connect(netns_path=lab.container_ns().path)
+    old_index = lab.must_link("dockline0")["ifindex"]
+    lab.host.run("ip", "link", "del", "dockline0")
+    lab.host.run(
+        "ip", "link", "add", "impostor", "index", str(old_index), "type", "veth", "peer", "imp-peer"
+    )
+    endpoint = lab.engine.connect(netns_path=lab.container_ns().path)
+    bridge = lab.must_link("dockline0")
+    assert bridge["ifindex"] != old_index
+    assert lab.must_link(endpoint.host_ifname)["master"] == "dockline0"
+    assert lab.must_link("impostor")["ifindex"] == old_index
+    assert not any(link.get("master") == "impostor" for link in lab.links())
+    lab.host.run("ip", "link", "del", "impostor")
+
+
 def test_connect_normalises_the_mac(lab: Lab) -> None:
     ns = lab.container_ns()
     endpoint = lab.engine.connect(netns_path=ns.path, mac="12:34:56:78:9A:BC")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_lab import Lab, Lone
+from engine_lab import Lab, Lone, open_engine
 
 from dockline import api
 from dockline.errors import Conflict, DocklineError, InvalidArgument, KernelError
@@ -107,13 +107,27 @@ def only_lo(proc: Lone) -> bool:
     return [link["ifname"] for link in proc.ip_json("link", "show")] == ["lo"]
 
 
-@pytest.mark.parametrize("network_exists", [True, False], ids=["existing", "new-network"])
-@pytest.mark.parametrize(("step", "when"), STEPS, ids=[f"{s}-{w}" for s, w in STEPS])
+# "existing": another engine (another dockline process) attached a neighbour first, so this
+# engine looks the bridge up; "remembered": this engine attached it, so it skips that lookup.
+# (An engine that remembers the bridge does not call ready_network: no such case.)
+CASES = [
+    (step, when, state)
+    for state in ("existing", "remembered", "new-network")
+    for step, when in STEPS
+    if not (state == "remembered" and step == "ready_network")
+]
+
+
+@pytest.mark.parametrize(("step", "when", "network_state"), CASES, ids=["-".join(c) for c in CASES])
 def test_connect_fault_leaves_nothing(
-    lab: Lab, monkeypatch: pytest.MonkeyPatch, step: str, when: str, network_exists: bool
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, step: str, when: str, network_state: str
 ) -> None:
-    if network_exists:
+    network_exists = network_state != "new-network"
+    if network_state == "remembered":
         lab.engine.connect(netns_path=lab.container_ns().path)  # a neighbour that must stay
+    elif network_state == "existing":
+        with open_engine(lab.host, Path(lab.engine.paths.root).parent) as other:
+            other.connect(netns_path=lab.container_ns().path)
     kernel_before = lab.kernel_state()
     store_before = lab.store_state()
     veths_before = lab.veths()

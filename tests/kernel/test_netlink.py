@@ -267,6 +267,17 @@ def test_list_links_fields(
     assert links["lo"].kind is None and links["lo"].peer_index is None
 
 
+def test_create_veth_returns_the_peer_index_from_the_kernel_echo(
+    container_ns: TestNetns, container_fd: int, netns_fd: int, nl: Netlink
+) -> None:
+    """The echo of RTM_NEWLINK (kernel 6.3+) names the peer's ifindex, in its own namespace."""
+    index = create_veth(nl, "vc", "eth0", peer_netns_fd=container_fd)
+    shown = {str(j["ifname"]): j for j in container_ns.ip_json("link", "show")}
+    assert index == shown["eth0"]["ifindex"]
+    here = create_veth(nl, "va", "vb", peer_netns_fd=netns_fd)  # both ends in one namespace
+    assert here == get_link(nl, "vb").index  # type: ignore[union-attr]
+
+
 def test_create_veth_host_name_clash_leaves_nothing(
     host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink
 ) -> None:
@@ -414,20 +425,25 @@ def test_add_route_rejects_mixed_families(nl: Netlink) -> None:
 # --- configure_interface ---
 
 
-def _attach(nl: Netlink, container_fd: int) -> None:
+def _attach(nl: Netlink, container_fd: int) -> int | None:
     bridge = ensure_bridge(nl, "br-dl")
     add_address(nl, bridge.index, ip_interface("172.17.0.1/16"), exist_ok=True)
-    create_veth(nl, "veth-dl", "eth0", peer_netns_fd=container_fd, master=bridge.index)
+    return create_veth(nl, "veth-dl", "eth0", peer_netns_fd=container_fd, master=bridge.index)
 
 
-def test_configure_interface(container_ns: TestNetns, container_fd: int, nl: Netlink) -> None:
-    _attach(nl, container_fd)
+@pytest.mark.parametrize("index_known", [True, False], ids=["index-from-echo", "looked-up"])
+def test_configure_interface(
+    container_ns: TestNetns, container_fd: int, nl: Netlink, index_known: bool
+) -> None:
+    peer_index = _attach(nl, container_fd)
+    assert peer_index is not None
     with Netlink.open(container_fd) as inside:
         index = configure_interface(
             inside,
             "eth0",
             addresses=[ip_interface("172.17.0.2/16"), ip_interface("fd00:d1::2/64")],
             gateway=ip_address("172.17.0.1"),
+            index=peer_index if index_known else None,
         )
     eth0 = link_json(container_ns, "eth0")
     lo = link_json(container_ns, "lo")

@@ -13,7 +13,7 @@ The steps, as in the source document:
 from __future__ import annotations
 
 import errno
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from dockline import ipam
@@ -172,10 +172,21 @@ def setup_endpoint(
     netns_fd: int,
     undo: Rollback,
     txn: Txn,
+    reready: Callable[[], int] | None = None,
 ) -> Endpoint:
-    """Steps 1-5 in the kernel; returns the endpoint (its host name may have been redrawn)."""
-    endpoint = _create_veth_unique(
-        nl, endpoint, network=network, bridge_index=bridge_index, netns_fd=netns_fd, txn=txn
+    """Steps 1-5 in the kernel; returns the endpoint (its host name may have been redrawn).
+
+    `reready`, given when `bridge_index` was remembered rather than looked up, readies the
+    bridge again and returns its index: called once if the kernel refuses to create the veth.
+    """
+    endpoint, peer_index = _create_veth_unique(
+        nl,
+        endpoint,
+        network=network,
+        bridge_index=bridge_index,
+        netns_fd=netns_fd,
+        txn=txn,
+        reready=reready,
     )
     undo.push(delete_link, nl, endpoint.host_ifname, missing_ok=True)
     with Netlink.open(netns_fd) as inner:
@@ -186,8 +197,43 @@ def setup_endpoint(
             gateway=endpoint.gateway,
             announce=not mac_follows_ip(endpoint),
             ipv6_link_local=any(a.version == 6 for a in endpoint.addresses),
+            index=peer_index,
         )
     return endpoint
+
+
+def _create_on_bridge(
+    nl: Netlink,
+    endpoint: Endpoint,
+    network: Network,
+    bridge_index: int,
+    netns_fd: int,
+    *,
+    reready: Callable[[], int] | None,
+) -> int | None:
+    """create_veth on the bridge; the peer's index. A remembered bridge index that the kernel
+    refuses (the bridge was deleted, or made again) sends us to `reready` and one more try;
+    a failed create leaves nothing behind."""
+    try:
+        return _create_veth(nl, endpoint, network, bridge_index, netns_fd)
+    except KernelError as err:
+        if err.errno == errno.EEXIST or reready is None:
+            raise
+    return _create_veth(nl, endpoint, network, reready(), netns_fd)
+
+
+def _create_veth(
+    nl: Netlink, endpoint: Endpoint, network: Network, bridge_index: int, netns_fd: int
+) -> int | None:
+    return create_veth(
+        nl,
+        endpoint.host_ifname,
+        endpoint.ifname,
+        peer_netns_fd=netns_fd,
+        master=bridge_index,
+        mtu=network.mtu,
+        peer_mac=endpoint.mac,
+    )
 
 
 def mac_follows_ip(endpoint: Endpoint) -> bool:
@@ -197,20 +243,22 @@ def mac_follows_ip(endpoint: Endpoint) -> bool:
 
 
 def _create_veth_unique(
-    nl: Netlink, endpoint: Endpoint, *, network: Network, bridge_index: int, netns_fd: int, txn: Txn
-) -> Endpoint:
+    nl: Netlink,
+    endpoint: Endpoint,
+    *,
+    network: Network,
+    bridge_index: int,
+    netns_fd: int,
+    txn: Txn,
+    reready: Callable[[], int] | None,
+) -> tuple[Endpoint, int | None]:
+    """Create the pair, drawing another host name on a clash; the endpoint and the peer's index."""
     for _ in range(NAME_ATTEMPTS):
         try:
-            create_veth(
-                nl,
-                endpoint.host_ifname,
-                endpoint.ifname,
-                peer_netns_fd=netns_fd,
-                master=bridge_index,
-                mtu=network.mtu,
-                peer_mac=endpoint.mac,
+            peer_index = _create_on_bridge(
+                nl, endpoint, network, bridge_index, netns_fd, reready=reready
             )
-            return endpoint
+            return endpoint, peer_index
         except KernelError as err:
             if err.errno != errno.EEXIST:
                 raise

@@ -7,6 +7,7 @@ batch, which matters because the kernel applies a batch in order.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
@@ -34,10 +35,12 @@ def configure_interface(
     arp_notify: bool = True,
     announce: bool = True,
     ipv6_link_local: bool = True,
+    index: int | None = None,
 ) -> int:
     """Bring lo and `ifname` up, add `addresses` and the default route via `gateway`; the ifindex.
 
-    Two round trips: one RTM_GETLINK, then one batch. Batch order: arp_notify and addresses
+    Two round trips: one RTM_GETLINK, then one batch; one when the caller knows the `index` of
+    a link it has just made (down, as a new veth peer is). Batch order: arp_notify and addresses
     before `ifname` goes up (arp_notify announces the addresses on that up event, so it only
     announces when the link starts down), the route last (its gateway is only reachable once
     the link is up and addressed). IPv6 addresses skip DAD so the route and traffic work at once,
@@ -53,24 +56,28 @@ def configure_interface(
     new port's link-local chatter (DAD, router solicitations, MLD) is flooded to every other
     port, and was most of the growth of attach cost with the number of containers.
     """
-    link = get_link(nl, ifname)
-    if link is None:
-        raise KernelError("configure interface", ifname, errno.ENODEV)
+    if index is None:
+        link = get_link(nl, ifname)
+        if link is None:
+            raise KernelError("configure interface", ifname, errno.ENODEV)
+        index, up = link.index, link.up
+    else:
+        up = False
     batch = [Request(_LO_UP, "set link up", "lo")]
     if arp_notify and announce:
-        batch.append(_arp_notify_request(link.index, ifname))
+        batch.append(_arp_notify_request(index, ifname))
     if not ipv6_link_local and _kernel_has_ipv6():
-        batch.append(_no_link_local_request(link.index, ifname))
-    batch += [address_request(link.index, a, nodad=a.version == 6) for a in addresses]
-    if not link.up:
-        info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, link.index, m.IFF_UP, m.IFF_UP)
+        batch.append(_no_link_local_request(index, ifname))
+    batch += [address_request(index, a, nodad=a.version == 6) for a in addresses]
+    if not up:
+        info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, m.IFF_UP, m.IFF_UP)
         batch.append(Request(m.message(m.RTM_SETLINK, 0, info), "set link up", ifname))
     if gateway is not None:
-        batch.append(route_request(dst=None, gateway=gateway, oif=link.index))
+        batch.append(route_request(dst=None, gateway=gateway, oif=index))
     if arp_notify and not announce:
-        batch.append(_arp_notify_request(link.index, ifname))
+        batch.append(_arp_notify_request(index, ifname))
     nl._request(batch)
-    return link.index
+    return index
 
 
 def _arp_notify_request(index: int, ifname: str) -> Request:
@@ -89,6 +96,7 @@ def _no_link_local_request(index: int, ifname: str) -> Request:
     return Request(m.message(m.RTM_SETLINK, 0, info + af_spec), "set addrgenmode none", ifname)
 
 
+@functools.cache
 def _kernel_has_ipv6() -> bool:
     """A kernel booted with ipv6.disable=1 refuses AF_INET6 settings (and has no link-local)."""
     return os.path.isdir("/proc/sys/net/ipv6")

@@ -152,9 +152,11 @@ def create_veth(
     mtu: int | None = None,
     peer_mac: str | None = None,
     up: bool = True,
-) -> None:
+) -> int | None:
     """Create a veth pair in ONE request: `host_name` here, enslaved to `master` and up if `up`;
-    `peer_name` born in `peer_netns_fd` with `peer_mac`; both ends at `mtu`.
+    `peer_name` born in `peer_netns_fd` with `peer_mac`; both ends at `mtu`. Returns the peer's
+    ifindex in its namespace, from the kernel's echo of the new link (its IFLA_LINK), so the
+    caller need not look it up there; None from a kernel that does not echo (before 6.3).
 
     The peer is born DOWN: the kernel configures it before pairing the two ends, and opening an
     unpaired veth fails (ENOTCONN), so IFF_UP in the peer's ifinfomsg would fail the whole
@@ -185,7 +187,8 @@ def create_veth(
         + linkinfo
     )
     msg = m.message(m.RTM_NEWLINK, m.NLM_F_CREATE | m.NLM_F_EXCL, body)
-    nl._request([Request(msg, "create veth", f"{host_name} (peer {peer_name})")])
+    echo = nl._request_echoed(Request(msg, "create veth", f"{host_name} (peer {peer_name})"))
+    return None if echo is None else m.find_u32(echo, m.IFINFOMSG.size, m.IFLA_LINK)
 
 
 def set_link_up(nl: Netlink, index: int) -> None:

@@ -29,6 +29,7 @@ NLMSG_OVERRUN = 4
 NLM_F_REQUEST = 0x1
 NLM_F_MULTI = 0x2
 NLM_F_ACK = 0x4
+NLM_F_ECHO = 0x8
 NLM_F_DUMP_INTR = 0x10
 NLM_F_DUMP = 0x300
 NLM_F_EXCL = 0x200
@@ -139,6 +140,20 @@ def parse_attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
         attrs[attr_type & NLA_TYPE_MASK] = data[offset + NLATTR.size : offset + length]
         offset += (length + 3) & ~3
     return attrs
+
+
+def find_u32(data: bytes, offset: int, attr_type: int) -> int | None:
+    """The u32 attribute `attr_type` of the stream in `data[offset:]`, found without parsing
+    the rest (a link message has ~50 attributes and we may want one)."""
+    end = len(data)
+    while offset + NLATTR.size <= end:
+        length, found = NLATTR.unpack_from(data, offset)
+        if length < NLATTR.size:
+            break
+        if found & NLA_TYPE_MASK == attr_type and length >= NLATTR.size + U32.size:
+            return int(U32.unpack_from(data, offset + NLATTR.size)[0])
+        offset += (length + 3) & ~3
+    return None
 
 
 def get_u32(attrs: dict[int, bytes], attr_type: int) -> int | None:

@@ -98,6 +98,23 @@ class Netlink:
                 results.append(_kernel_error(req.op, req.target, err, extack) if failed else None)
         return results
 
+    def _request_echoed(self, request: Request) -> bytes | None:
+        """Send one request with NLM_F_ECHO; raise its failure, or return the payload of the
+        kernel's echo of what it made (None from a kernel that does not echo this request)."""
+        seq = self._send([request.msg], m.NLM_F_REQUEST | m.NLM_F_ACK | m.NLM_F_ECHO)
+        echo = None
+        for msg_type, flags, msg_seq, payload in self._messages():
+            if msg_seq != seq:
+                continue
+            if msg_type != m.NLMSG_ERROR:
+                echo = bytes(payload)  # the echo comes before the ack
+                continue
+            err, extack = _parse_error(payload, flags)
+            if err != 0 and err not in request.ok_errnos:
+                raise _kernel_error(request.op, request.target, err, extack)
+            return echo
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _get(self, msg: bytes, op: str, target: str) -> bytes:
         """The payload of the kernel's single reply to a GET request."""
         seq = self._send([msg], m.NLM_F_REQUEST)
@@ -221,22 +238,26 @@ def _route_socket() -> _socket.socket:
 
 def _route_socket_in(netns_fd: int) -> _socket.socket:
     """A socket created inside `netns_fd`; the thread returns to its own netns, even on error."""
-    import ctypes
+    from dockline.linux import setns  # libc via ctypes, loaded once per process
 
-    setns = ctypes.CDLL(None, use_errno=True).setns
     original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if setns(netns_fd, _CLONE_NEWNET) != 0:
-            raise KernelError("enter netns", f"fd {netns_fd}", ctypes.get_errno())
+        try:
+            setns(netns_fd, _CLONE_NEWNET)
+        except KernelError as err:
+            raise KernelError("enter netns", f"fd {netns_fd}", err.errno) from None
         sock: _socket.socket | None = None
         try:
             sock = _route_socket()
         finally:
-            if setns(original, _CLONE_NEWNET) != 0:
+            try:
+                setns(original, _CLONE_NEWNET)
+            except KernelError as err:
                 if sock is not None:
                     sock.close()
                 # A thread stranded in a foreign netns would corrupt everything after it.
-                raise KernelError("return to netns", "/proc/thread-self/ns/net", ctypes.get_errno())
+                back = "/proc/thread-self/ns/net"
+                raise KernelError("return to netns", back, err.errno) from None
         return sock
     finally:
         os.close(original)

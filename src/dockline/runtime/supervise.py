@@ -25,7 +25,7 @@ from dockline.engine import Engine
 from dockline.errors import CommandError, Conflict, DocklineError, ExitStatus, NotFound
 from dockline.model import Container, NetMode
 from dockline.netlink import Netlink, set_link_up
-from dockline.networks import get_network, ready_network
+from dockline.networks import get_network
 from dockline.records import Record
 from dockline.rollback import Rollback
 from dockline.runtime.init import GO, READY, ChildPipes, child_main, exit_status_for_exec_errno
@@ -84,7 +84,7 @@ def prepare(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
                 container = container._replace(net_mode=NetMode("container", joined.id))
             if spec.net_mode.kind == "bridge":
                 network, new = get_network(txn, engine.host, spec.net_mode.target, undo)
-                ready_network(engine.host, network, txn, undo, new=new)
+                engine.ready_bridge(txn, undo, network, new=new)
             linux.unshare(linux.CLONE_NEWPID)
             child = spawn_paused(spec, join_fd)
             undo.push(kill_and_reap, child)
