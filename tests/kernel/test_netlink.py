@@ -278,56 +278,6 @@ def test_create_veth_returns_the_peer_index_from_the_kernel_echo(
     assert here == get_link(nl, "vb").index  # type: ignore[union-attr]
 
 
-def test_create_veth_without_host_link_local(
-    host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink
-) -> None:
-    """The host end (a bridge port) gets no IPv6 address of its own, and is still up."""
-    bridge = ensure_bridge(nl, "br-dl")
-    for host_end, peer_name, link_local in (("veth-dl", "eth0", False), ("veth-ctl", "eth1", True)):
-        peer = create_veth(
-            nl,
-            host_end,
-            peer_name,
-            peer_netns_fd=container_fd,
-            master=bridge.index,
-            host_link_local=link_local,
-        )
-        with Netlink.open(container_fd) as inside:
-            configure_interface(inside, peer_name, addresses=[], gateway=None, index=peer)
-    [shown] = host_ns.ip_json("-d", "link", "show", "veth-dl")
-    assert "UP" in shown["flags"] and shown["master"] == "br-dl"
-    assert shown["inet6_addr_gen_mode"] == "none"
-
-    def fe80(name: str) -> list[object]:
-        found = host_ns.ip_json("-6", "addr", "show", "dev", name)
-        return [a for link in found for a in link.get("addr_info", [])]
-
-    wait_until(lambda: fe80("veth-ctl") != [])  # the control pair, carrier up, has its fe80::
-    assert fe80("veth-dl") == []
-
-
-def test_create_veth_deletes_the_pair_if_setting_up_the_host_end_fails(
-    host_ns: TestNetns,
-    container_ns: TestNetns,
-    container_fd: int,
-    nl: Netlink,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A fault the kernel cannot be made to raise here: the second step after the create."""
-    from dockline.netlink import links
-
-    real = links.no_link_local_request
-
-    def refused(index: int, ifname: str) -> Any:
-        return real(0, "no-such-link")  # ENODEV
-
-    monkeypatch.setattr(links, "no_link_local_request", refused)
-    with pytest.raises(KernelError):
-        create_veth(nl, "veth-dl", "eth0", peer_netns_fd=container_fd, host_link_local=False)
-    assert "veth-dl" not in link_names(host_ns)
-    assert link_names(container_ns) == {"lo"}
-
-
 def test_create_veth_host_name_clash_leaves_nothing(
     host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink
 ) -> None:

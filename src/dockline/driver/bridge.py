@@ -233,7 +233,6 @@ def _create_veth(
         master=bridge_index,
         mtu=network.mtu,
         peer_mac=endpoint.mac,
-        host_link_local=False,  # a bridge port needs no IPv6 address of its own
     )
 
 

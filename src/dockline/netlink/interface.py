@@ -7,13 +7,15 @@ batch, which matters because the kernel applies a batch in order.
 from __future__ import annotations
 
 import errno
+import functools
+import os
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 
 from dockline.errors import KernelError
 from dockline.netlink import messages as m
 from dockline.netlink.addresses import address_request
-from dockline.netlink.links import get_link, kernel_has_ipv6, no_link_local_request
+from dockline.netlink.links import get_link
 from dockline.netlink.routes import route_request
 from dockline.netlink.socket import Netlink, Request
 
@@ -64,8 +66,8 @@ def configure_interface(
     batch = [Request(_LO_UP, "set link up", "lo")]
     if arp_notify and announce:
         batch.append(_arp_notify_request(index, ifname))
-    if not ipv6_link_local and kernel_has_ipv6():
-        batch.append(no_link_local_request(index, ifname))
+    if not ipv6_link_local and _kernel_has_ipv6():
+        batch.append(_no_link_local_request(index, ifname))
     batch += [address_request(index, a, nodad=a.version == 6) for a in addresses]
     if not up:
         info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, m.IFF_UP, m.IFF_UP)
@@ -84,3 +86,17 @@ def _arp_notify_request(index: int, ifname: str) -> Request:
     af_spec = m.nested(m.IFLA_AF_SPEC, m.nested(m.AF_INET, conf))
     info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, 0, 0)
     return Request(m.message(m.RTM_SETLINK, 0, info + af_spec), "set arp_notify", ifname)
+
+
+def _no_link_local_request(index: int, ifname: str) -> Request:
+    """addrgenmode none: no IPv6 link-local address (must be set while the link is down)."""
+    mode = m.attr(m.IFLA_INET6_ADDR_GEN_MODE, bytes([m.IN6_ADDR_GEN_MODE_NONE]))
+    af_spec = m.nested(m.IFLA_AF_SPEC, m.nested(m.AF_INET6, mode))
+    info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, 0, 0)
+    return Request(m.message(m.RTM_SETLINK, 0, info + af_spec), "set addrgenmode none", ifname)
+
+
+@functools.cache
+def _kernel_has_ipv6() -> bool:
+    """A kernel booted with ipv6.disable=1 refuses AF_INET6 settings (and has no link-local)."""
+    return os.path.isdir("/proc/sys/net/ipv6")

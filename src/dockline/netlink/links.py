@@ -8,7 +8,6 @@ never a half-moved pair to undo. Names are checked before any request is sent.
 from __future__ import annotations
 
 import errno
-import functools
 import os
 from collections.abc import Sequence
 
@@ -153,19 +152,11 @@ def create_veth(
     mtu: int | None = None,
     peer_mac: str | None = None,
     up: bool = True,
-    host_link_local: bool = True,
 ) -> int | None:
     """Create a veth pair in ONE request: `host_name` here, enslaved to `master` and up if `up`;
     `peer_name` born in `peer_netns_fd` with `peer_mac`; both ends at `mtu`. Returns the peer's
     ifindex in its namespace, from the kernel's echo of the new link (its IFLA_LINK), so the
     caller need not look it up there; None from a kernel that does not echo (before 6.3).
-
-    `host_link_local=False` gives the host end no IPv6 link-local address (addrgenmode none,
-    which the kernel takes only for an existing link that is down: the end is born down, then
-    set, then up, by its index, in a second round trip; a failure there deletes the pair). A
-    bridge port needs no address of its own, and one costs the host, after every attach, its
-    duplicate address detection, MLD reports and router solicitations (~0.1-0.2 ms of CPU per
-    attach, measured, in kernel workers).
 
     The peer is born DOWN: the kernel configures it before pairing the two ends, and opening an
     unpaired veth fails (ENOTCONN), so IFF_UP in the peer's ifinfomsg would fail the whole
@@ -188,51 +179,16 @@ def create_veth(
         m.attr_str(m.IFLA_INFO_KIND, "veth"),
         m.nested(m.IFLA_INFO_DATA, m.attr(m.VETH_INFO_PEER, peer)),
     )
-    later_up = up and not host_link_local and kernel_has_ipv6()
     body = (
-        _ifinfo(up=up and not later_up)
+        _ifinfo(up=up)
         + m.attr_str(m.IFLA_IFNAME, host_name)
         + mtu_attr
         + (m.attr_u32(m.IFLA_MASTER, master) if master else b"")
         + linkinfo
     )
     msg = m.message(m.RTM_NEWLINK, m.NLM_F_CREATE | m.NLM_F_EXCL, body)
-    echo = nl._request([Request(msg, "create veth", f"{host_name} (peer {peer_name})")], echo=True)
-    if later_up:
-        # By index when echoed: a name is only ours once the create has succeeded, as here.
-        index = 0 if echo is None else int(m.IFINFOMSG.unpack_from(echo)[2])
-        _then_up_without_link_local(nl, index, host_name)
+    echo = nl._request_echoed(Request(msg, "create veth", f"{host_name} (peer {peer_name})"))
     return None if echo is None else m.find_u32(echo, m.IFINFOMSG.size, m.IFLA_LINK)
-
-
-def _then_up_without_link_local(nl: Netlink, index: int, name: str) -> None:
-    """addrgenmode none, then up, on a link just made down; on failure the link is deleted."""
-    info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, m.IFF_UP, m.IFF_UP)
-    by_name = m.attr_str(m.IFLA_IFNAME, name) if index == 0 else b""
-    up = Request(m.message(m.RTM_SETLINK, 0, info + by_name), "set link up", name)
-    try:
-        nl._request([no_link_local_request(index, name), up])
-    except KernelError:
-        delete_link(nl, name, missing_ok=True)
-        raise
-
-
-def no_link_local_request(index: int, ifname: str) -> Request:
-    """addrgenmode none: no IPv6 link-local address (must be set while the link is down).
-    By name when `index` is 0."""
-    mode = m.attr(m.IFLA_INET6_ADDR_GEN_MODE, bytes([m.IN6_ADDR_GEN_MODE_NONE]))
-    af_spec = m.nested(m.IFLA_AF_SPEC, m.nested(m.AF_INET6, mode))
-    name = m.attr_str(m.IFLA_IFNAME, ifname) if index == 0 else b""
-    info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, 0, 0)
-    return Request(
-        m.message(m.RTM_SETLINK, 0, info + name + af_spec), "set addrgenmode none", ifname
-    )
-
-
-@functools.cache
-def kernel_has_ipv6() -> bool:
-    """A kernel booted with ipv6.disable=1 refuses AF_INET6 settings (and has no link-local)."""
-    return os.path.isdir("/proc/sys/net/ipv6")
 
 
 def set_link_up(nl: Netlink, index: int) -> None:

@@ -78,37 +78,42 @@ class Netlink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, requests: Sequence[Request], *, echo: bool = False) -> bytes | None:
-        """Send a batch; raise the first failure once every ack is in (the socket stays in sync).
-
-        With `echo`, the first request asks the kernel (NLM_F_ECHO) to send back what it made:
-        that payload is returned (None from a kernel that does not echo such a request).
-        """
-        echoed: list[bytes] = []
-        for failure in self._submit(requests, echoed if echo else None):
+    def _request(self, requests: Sequence[Request]) -> None:
+        """Send a batch; raise the first failure once every ack is in (the socket stays in sync)."""
+        for failure in self._submit(requests):
             if failure is not None:
                 raise failure
-        return echoed[0] if echoed else None
 
-    def _submit(
-        self, requests: Sequence[Request], echoed: list[bytes] | None = None
-    ) -> list[KernelError | None]:
-        """Send a batch (chunked) and return each request's failure or None, in order; with
-        `echoed`, the first request is echoed and its echo appended there.
+    def _submit(self, requests: Sequence[Request]) -> list[KernelError | None]:
+        """Send a batch (chunked) and return each request's failure or None, in order.
 
         The kernel runs every message of a batch even after one fails, so the chunks go on too.
         """
         results: list[KernelError | None] = []
         for start in range(0, len(requests), _BATCH):
             chunk = requests[start : start + _BATCH]
-            echo = echoed if start == 0 else None
-            first = self._send(
-                [r.msg for r in chunk], m.NLM_F_REQUEST | m.NLM_F_ACK, echo is not None
-            )
-            for req, (err, extack) in zip(chunk, self._acks(first, len(chunk), echo), strict=True):
+            first = self._send([r.msg for r in chunk], m.NLM_F_REQUEST | m.NLM_F_ACK)
+            for req, (err, extack) in zip(chunk, self._acks(first, len(chunk)), strict=True):
                 failed = err != 0 and err not in req.ok_errnos
                 results.append(_kernel_error(req.op, req.target, err, extack) if failed else None)
         return results
+
+    def _request_echoed(self, request: Request) -> bytes | None:
+        """Send one request with NLM_F_ECHO; raise its failure, or return the payload of the
+        kernel's echo of what it made (None from a kernel that does not echo this request)."""
+        seq = self._send([request.msg], m.NLM_F_REQUEST | m.NLM_F_ACK | m.NLM_F_ECHO)
+        echo = None
+        for msg_type, flags, msg_seq, payload in self._messages():
+            if msg_seq != seq:
+                continue
+            if msg_type != m.NLMSG_ERROR:
+                echo = bytes(payload)  # the echo comes before the ack
+                continue
+            err, extack = _parse_error(payload, flags)
+            if err != 0 and err not in request.ok_errnos:
+                raise _kernel_error(request.op, request.target, err, extack)
+            return echo
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _get(self, msg: bytes, op: str, target: str) -> bytes:
         """The payload of the kernel's single reply to a GET request."""
@@ -152,35 +157,26 @@ class Netlink:
             payloads.append(bytes(payload))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, msgs: Sequence[bytes], flags: int, echo_first: bool = False) -> int:
-        """Stamp consecutive seqs and `flags` on each message (NLM_F_ECHO on the first if
-        `echo_first`), send all at once; the first seq."""
+    def _send(self, msgs: Sequence[bytes], flags: int) -> int:
+        """Stamp consecutive seqs and `flags` on each message, send all at once; the first seq."""
         buf = bytearray(b"".join(msgs))
         first = self._seq + 1
         offset = 0
         for i, msg in enumerate(msgs):
             length, msg_type, msg_flags, _seq, _pid = m.NLMSGHDR.unpack_from(msg)
             seq = (first + i) & 0xFFFFFFFF
-            if echo_first and i == 0:
-                msg_flags |= m.NLM_F_ECHO
             m.NLMSGHDR.pack_into(buf, offset, length, msg_type, msg_flags | flags, seq, 0)
             offset += len(msg)
         self._seq = (self._seq + len(msgs)) & 0xFFFFFFFF
         self._sock.send(buf)  # PEP 475: EINTR is retried by Python itself
         return first & 0xFFFFFFFF
 
-    def _acks(
-        self, first: int, count: int, echoed: list[bytes] | None = None
-    ) -> list[tuple[int, str]]:
-        """(errno, extack) for seqs first..first+count-1; the echo of `first` (it comes before
-        its ack) goes to `echoed`; stray messages are skipped."""
+    def _acks(self, first: int, count: int) -> list[tuple[int, str]]:
+        """(errno, extack) for seqs first..first+count-1; stray messages are skipped."""
         acks: list[tuple[int, str] | None] = [None] * count
         missing = count
         for msg_type, flags, seq, payload in self._messages():
             index = (seq - first) & 0xFFFFFFFF
-            if msg_type != m.NLMSG_ERROR and index == 0 and echoed is not None:
-                echoed.append(bytes(payload))
-                continue
             if msg_type != m.NLMSG_ERROR or index >= count or acks[index] is not None:
                 continue
             acks[index] = _parse_error(payload, flags)
