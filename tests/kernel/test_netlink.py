@@ -464,6 +464,39 @@ def test_configure_interface(
     )
 
 
+@pytest.mark.parametrize("announce", [True, False], ids=["announced", "silent"])
+def test_configure_interface_announces_only_when_asked(
+    host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink, announce: bool
+) -> None:
+    """A peer's cached entry for the address is updated by the gratuitous ARP of `announce`;
+    without it none is sent, yet arp_notify is on afterwards either way."""
+    index = create_veth(nl, "p0", "eth0", peer_netns_fd=container_fd, peer_mac=PEER_MAC)
+    host_ns.run("ip", "addr", "add", "10.0.0.1/24", "dev", "p0")
+    stale = "02:00:00:00:00:99"
+    host_ns.run("ip", "neigh", "add", "10.0.0.2", "lladdr", stale, "dev", "p0", "nud", "stale")
+    with Netlink.open(container_fd) as inside:
+        configure_interface(
+            inside,
+            "eth0",
+            addresses=[ip_interface("10.0.0.2/24")],
+            gateway=None,
+            announce=announce,
+            ipv6_link_local=False,
+            index=index,
+        )
+
+    def cached() -> str:
+        return str(host_ns.ip_json("neigh", "show", "10.0.0.2")[0]["lladdr"])
+
+    if announce:
+        wait_until(lambda: cached() == PEER_MAC)
+    else:
+        time.sleep(0.3)  # a gratuitous ARP would have arrived by now (see the other case)
+        assert cached() == stale
+    arp_notify = container_ns.run("cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").stdout
+    assert arp_notify.strip() == "1"
+
+
 def test_configure_interface_without_arp_notify_or_gateway(
     container_ns: TestNetns, container_fd: int, nl: Netlink
 ) -> None:

@@ -46,8 +46,9 @@ def configure_interface(
     the link is up and addressed). IPv6 addresses skip DAD so the route and traffic work at once,
     as Docker does. Every ack is read before the first failure is raised.
 
-    With `announce=False`, arp_notify is set only after the link is up and addressed: it is on
-    for later changes, but the coming up sends no gratuitous ARP, which the bridge would flood to
+    With `announce=False`, arp_notify is set only after the link is up and addressed (in the
+    same RTM_SETLINK as IFF_UP: the kernel applies the flags first): it is on for later
+    changes, but the coming up sends no gratuitous ARP, which the bridge would flood to
     every port (callers pass False when the MAC is derived from the IP, so no cache can hold a
     stale entry for it: the reason Docker derives MACs from IPs).
 
@@ -63,37 +64,41 @@ def configure_interface(
         index, up = link.index, link.up
     else:
         up = False
-    batch = [Request(_LO_UP, "set link up", "lo")]
-    if arp_notify and announce:
-        batch.append(_arp_notify_request(index, ifname))
+    # AF_SPEC settings before the link goes up, and with it: the kernel applies a SETLINK's
+    # flags before its AF_SPEC, so arp_notify sent with IFF_UP is on only after the up event.
+    before_up: list[bytes] = []
+    with_up: list[bytes] = []
+    if arp_notify:
+        (before_up if announce else with_up).append(_ARP_NOTIFY)
     if not ipv6_link_local and _kernel_has_ipv6():
-        batch.append(_no_link_local_request(index, ifname))
+        before_up.append(_NO_LINK_LOCAL)
+    batch = [Request(_LO_UP, "set link up", "lo")]
+    if before_up:
+        batch.append(_setlink(index, ifname, 0, before_up, "set arp_notify/addrgenmode"))
     batch += [address_request(index, a, nodad=a.version == 6) for a in addresses]
-    if not up:
-        info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, m.IFF_UP, m.IFF_UP)
-        batch.append(Request(m.message(m.RTM_SETLINK, 0, info), "set link up", ifname))
+    if not up or with_up:
+        batch.append(_setlink(index, ifname, 0 if up else m.IFF_UP, with_up, "set link up"))
     if gateway is not None:
         batch.append(route_request(dst=None, gateway=gateway, oif=index))
-    if arp_notify and not announce:
-        batch.append(_arp_notify_request(index, ifname))
     nl._request(batch)
     return index
 
 
-def _arp_notify_request(index: int, ifname: str) -> Request:
-    """net.ipv4.conf.<ifname>.arp_notify=1 through netlink (no /proc/sys, no mount needed)."""
-    conf = m.nested(m.IFLA_INET_CONF, m.attr_u32(m.IPV4_DEVCONF_ARP_NOTIFY, 1))
-    af_spec = m.nested(m.IFLA_AF_SPEC, m.nested(m.AF_INET, conf))
-    info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, 0, 0)
-    return Request(m.message(m.RTM_SETLINK, 0, info + af_spec), "set arp_notify", ifname)
+# net.ipv4.conf.<ifname>.arp_notify=1 through netlink (no /proc/sys, no mount needed)
+_ARP_NOTIFY = m.nested(
+    m.AF_INET, m.nested(m.IFLA_INET_CONF, m.attr_u32(m.IPV4_DEVCONF_ARP_NOTIFY, 1))
+)
+# addrgenmode none: no IPv6 link-local address (must be set while the link is down)
+_NO_LINK_LOCAL = m.nested(
+    m.AF_INET6, m.attr(m.IFLA_INET6_ADDR_GEN_MODE, bytes([m.IN6_ADDR_GEN_MODE_NONE]))
+)
 
 
-def _no_link_local_request(index: int, ifname: str) -> Request:
-    """addrgenmode none: no IPv6 link-local address (must be set while the link is down)."""
-    mode = m.attr(m.IFLA_INET6_ADDR_GEN_MODE, bytes([m.IN6_ADDR_GEN_MODE_NONE]))
-    af_spec = m.nested(m.IFLA_AF_SPEC, m.nested(m.AF_INET6, mode))
-    info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, 0, 0)
-    return Request(m.message(m.RTM_SETLINK, 0, info + af_spec), "set addrgenmode none", ifname)
+def _setlink(index: int, ifname: str, flags: int, af_spec: list[bytes], op: str) -> Request:
+    """One RTM_SETLINK: `flags` (IFF_UP or 0) set, then the per-family settings in `af_spec`."""
+    info = m.IFINFOMSG.pack(m.AF_UNSPEC, 0, index, flags, flags)
+    attrs = m.nested(m.IFLA_AF_SPEC, *af_spec) if af_spec else b""
+    return Request(m.message(m.RTM_SETLINK, 0, info + attrs), op, ifname)
 
 
 @functools.cache
