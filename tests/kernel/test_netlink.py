@@ -237,6 +237,9 @@ def test_create_veth_one_request_peer_born_in_target(
     assert host["mtu"] == 1400
     assert peer["address"] == PEER_MAC
     assert peer["mtu"] == 1400
+    # One queue each way from the start (what the kernel would shrink them to, after a wait).
+    for end in (host, peer):
+        assert (end["num_tx_queues"], end["num_rx_queues"]) == (1, 1)
     # Born down: the kernel cannot open an unpaired veth (see create_veth); configure_interface
     # brings it up.
     assert "UP" not in peer["flags"]

@@ -19,6 +19,7 @@ from dockline.records import Record
 _IFNAMSIZ = 16
 _EXT_MASK = m.attr_u32(m.IFLA_EXT_MASK, m.RTEXT_FILTER_SKIP_STATS)
 _MISSING = frozenset({errno.ENODEV})
+_ONE_QUEUE = m.attr_u32(m.IFLA_NUM_TX_QUEUES, 1) + m.attr_u32(m.IFLA_NUM_RX_QUEUES, 1)
 
 
 class Link(Record):
@@ -158,6 +159,11 @@ def create_veth(
     ifindex in its namespace, from the kernel's echo of the new link (its IFLA_LINK), so the
     caller need not look it up there; None from a kernel that does not echo (before 6.3).
 
+    Both ends get one TX and one RX queue from the start: what a veth ends up with anyway, but
+    left unsaid the kernel allocates one per CPU and shrinks them right after registering each
+    end, which waits for an expedited RCU grace period: ~0.14 ms of a ~0.5 ms create (measured,
+    2 CPUs; more with more CPUs). The data path uses one queue either way.
+
     The peer is born DOWN: the kernel configures it before pairing the two ends, and opening an
     unpaired veth fails (ENOTCONN), so IFF_UP in the peer's ifinfomsg would fail the whole
     request. `configure_interface` brings it up in its batch inside the namespace, after the
@@ -166,13 +172,13 @@ def create_veth(
     """
     validate_ifname(host_name)
     validate_ifname(peer_name)
-    mtu_attr = m.attr_u32(m.IFLA_MTU, mtu) if mtu else b""
+    common = (m.attr_u32(m.IFLA_MTU, mtu) if mtu else b"") + _ONE_QUEUE
     peer = (
         _ifinfo()
         + m.attr_str(m.IFLA_IFNAME, peer_name)
         + m.attr_u32(m.IFLA_NET_NS_FD, peer_netns_fd)
         + (m.attr(m.IFLA_ADDRESS, _mac_bytes(peer_mac)) if peer_mac else b"")
-        + mtu_attr
+        + common
     )
     linkinfo = m.nested(
         m.IFLA_LINKINFO,
@@ -182,7 +188,7 @@ def create_veth(
     body = (
         _ifinfo(up=up)
         + m.attr_str(m.IFLA_IFNAME, host_name)
-        + mtu_attr
+        + common
         + (m.attr_u32(m.IFLA_MASTER, master) if master else b"")
         + linkinfo
     )
