@@ -190,6 +190,7 @@ def test_ensure_bridge_creates_up_and_is_idempotent(host_ns: TestNetns, nl: Netl
     assert shown["linkinfo"]["info_kind"] == "bridge"
     assert shown["mtu"] == 1400
     assert "UP" in shown["flags"]
+    assert shown["linkinfo"]["info_data"]["mcast_snooping"] == 0  # see _create_bridge
     assert (first.index, first.kind, first.up, first.mtu) == (
         shown["ifindex"],
         "bridge",
@@ -203,6 +204,7 @@ def test_ensure_bridge_brings_an_existing_bridge_up(host_ns: TestNetns, nl: Netl
     link = ensure_bridge(nl, "br-old")
     shown = link_json(host_ns, "br-old")
     assert shown is not None
+    assert shown["linkinfo"]["info_data"]["mcast_snooping"] == 1  # not ours to change
     assert link.up
     assert "UP" in shown["flags"]
     assert link.index == shown["ifindex"]
