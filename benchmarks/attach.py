@@ -163,7 +163,9 @@ class DocklineCniMethod(Method):
 class IpBatchMethod(Method):
     """The kernel floor with a CLI: one `ip -batch` in the host (veth with the peer born in
     the container, on the bridge, up) and one `ip -batch` inside, started in the container's
-    namespace (lo and eth0 up, address, default route). Detach is one `ip link del`."""
+    namespace (lo and eth0 up, address, default route). Detach is one `ip link del`. The
+    bridge and the veth are made as dockline makes them (multicast snooping off, one queue
+    each way), so the floor does the same kernel work."""
 
     def available(self) -> str:
         return "" if os.path.exists("/usr/sbin/ip") or os.path.exists("/bin/ip") else "no ip"
@@ -174,7 +176,7 @@ class IpBatchMethod(Method):
         self.host.ip(
             "-batch", "-",
             stdin=(
-                "link add br0 type bridge\n"
+                "link add br0 type bridge mcast_snooping 0\n"
                 f"addr add {GATEWAY}/16 dev br0\n"
                 "link set br0 up\n"
             ).encode(),
@@ -185,8 +187,9 @@ class IpBatchMethod(Method):
         ns = os.path.basename(self.paths[i])
         ip = container_ip(i)
         mac = "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
-        outside = f"link add veth{i:07x} up master br0 type veth peer name eth0 netns {ns} "
-        outside += f"address {mac}\n"
+        one_queue = "numtxqueues 1 numrxqueues 1"  # as dockline asks: no shrinking wait
+        outside = f"link add veth{i:07x} up master br0 {one_queue} type veth peer name eth0 "
+        outside += f"netns {ns} address {mac} {one_queue}\n"
         inside = (
             "link set lo up\nlink set eth0 up\n"
             f"addr add {ip}/16 dev eth0\nroute add default via {GATEWAY}\n"
