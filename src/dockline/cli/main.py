@@ -70,8 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """The console script."""
-    sys.exit(main())
+    """The console script: run, flush, and leave without the interpreter's teardown.
+
+    Tearing down ~80 modules and collecting them cost ~2.5 ms of every call (measured), and
+    there is nothing left to do by then: the store and every file are closed, children are
+    reaped, and stdout and stderr are flushed here. An exception that escapes `main` (a bug,
+    or argparse's exit for --help and usage errors) still leaves the normal way.
+    """
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away: what it did not read is lost, as in main
+        status = status or ExitStatus.ERROR
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":
