@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-from contextlib import AbstractContextManager
 from ipaddress import IPv4Address
 from types import TracebackType
 
@@ -26,8 +25,12 @@ from dockline.ids import new_id
 from dockline.model import Endpoint, NetnsRef, Network
 from dockline.netlink import Netlink, delete_link, delete_links, list_links, validate_ifname
 from dockline.networks import Host, apply_firewall, get_network, ready_network
+from dockline.records import TYPE_CHECKING
 from dockline.rollback import Rollback
 from dockline.store.base import Store, Txn
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
 
 class GcReport:

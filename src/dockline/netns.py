@@ -15,8 +15,6 @@ import errno
 import fcntl
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from dockline import linux
 from dockline.errors import Conflict, InvalidArgument, KernelError, NotFound
@@ -146,23 +144,34 @@ def is_alive(ref: NetnsRef) -> bool:
     return alive and linux.proc_start_time(ref.pid) == start
 
 
-@contextmanager
-def entered(fd: int) -> Iterator[None]:
+class entered:  # noqa: N801 - used as a function: `with entered(fd):`
     """Run the body with the calling thread in the network namespace at `fd`.
 
     Always returns the thread to its original namespace, even when the body raises. Keep the
     body on this thread (no awaits that resume elsewhere); threads and processes it starts
-    inherit the namespace.
+    inherit the namespace. (A class, not @contextmanager: `contextlib` costs ~0.6 ms of every
+    CLI start.)
     """
-    original = current_netns_fd()
-    try:
-        linux.setns(fd, linux.CLONE_NEWNET)
+
+    __slots__ = ("_fd", "_original")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._original = -1
+
+    def __enter__(self) -> None:
+        self._original = current_netns_fd()
         try:
-            yield
+            linux.setns(self._fd, linux.CLONE_NEWNET)
+        except BaseException:
+            os.close(self._original)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            linux.setns(self._original, linux.CLONE_NEWNET)
         finally:
-            linux.setns(original, linux.CLONE_NEWNET)
-    finally:
-        os.close(original)
+            os.close(self._original)
 
 
 def _check_name(name: str) -> None:

@@ -11,10 +11,11 @@ Lookups return None for "absent"; writes raise `Conflict` where uniqueness would
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-
 from dockline.model import Container, Endpoint, IPAddress, Network
-from dockline.records import Protocol
+from dockline.records import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
 
 class Txn(Protocol):
