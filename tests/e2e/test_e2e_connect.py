@@ -120,6 +120,19 @@ def test_disconnect_undoes_connect(dl: Dockline, lone: Lone) -> None:
     assert dl.network()["Containers"] == {}
 
 
+def test_the_cli_leaves_the_store_log_to_the_next_writer(dl: Dockline, lone: Lone) -> None:
+    """A CLI call does not checkpoint and delete SQLite's write-ahead log on exit (fsyncs, and a
+    new log for the next call); the next process reads the log and sees every commit."""
+    dl("network", "connect", "bridge", "--pid", str(lone.pid))
+    wal = dl.state / "lib" / "dockline.db-wal"
+    assert wal.exists() and wal.stat().st_size > 0
+    assert oct(wal.stat().st_mode & 0o777) == "0o600"
+    [endpoint] = dl.network()["Containers"].values()
+    assert endpoint["IPv4Address"] == "172.17.0.2/16"
+    dl("network", "disconnect", "bridge", "--pid", str(lone.pid))
+    assert dl.network()["Containers"] == {}
+
+
 def test_connect_by_netns_path(dl: Dockline, netns_factory: object) -> None:
     other: TestNetns = netns_factory()  # type: ignore[operator]
     dl("network", "connect", "bridge", "--netns", other.path)

@@ -24,6 +24,11 @@ def paths_from(args: Args) -> Paths:
 
 
 def engine_from(args: Args) -> Engine:
+    """The engine for this command; in a CLI process (`args.exiting`), kept in `args` so that
+    its store connection lives until the process exits (see `Engine`, `cli.main.entry`)."""
     from dockline.engine import Engine
 
-    return Engine(paths_from(args))
+    engine = Engine(paths_from(args), leave_store_to_exit=args.exiting)
+    if args.exiting:
+        args.engine = engine
+    return engine

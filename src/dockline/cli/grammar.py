@@ -27,7 +27,12 @@ ONE, SOME, REST = "one", "some", "rest"  # Positional.arity: 1, 1 or more, all t
 
 
 class Args(SimpleNamespace):
-    """Parsed arguments: one attribute per option and positional `dest` (as argparse's)."""
+    """Parsed arguments: one attribute per option and positional `dest` (as argparse's).
+
+    `exiting` is set by the console script (the process exits right after the command).
+    """
+
+    exiting: bool = False
 
 
 Handler = Callable[[Args], int]

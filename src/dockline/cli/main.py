@@ -55,7 +55,11 @@ def parse_command_line(argv: Sequence[str]) -> Args:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one dockline command; returns the exit status."""
-    args = parse_command_line(sys.argv[1:] if argv is None else list(argv))
+    return run(parse_command_line(sys.argv[1:] if argv is None else list(argv)))
+
+
+def run(args: Args) -> int:
+    """Call the command's handler; errors become messages and exit statuses."""
     try:
         status: int = args.handler(args)
     except DocklineError as err:
@@ -73,11 +77,14 @@ def entry() -> None:
     """The console script: run, flush, and leave without the interpreter's teardown.
 
     Tearing down ~80 modules and collecting them cost ~2.5 ms of every call (measured), and
-    there is nothing left to do by then: the store and every file are closed, children are
-    reaped, and stdout and stderr are flushed here. An exception that escapes `main` (a bug,
+    there is nothing left to do by then: files and sockets are closed, children are reaped,
+    stdout and stderr are flushed here, and the store's connection is left for the exit to
+    drop on purpose (see `Engine`). An exception that escapes `main` (a bug,
     or argparse's exit for --help and usage errors) still leaves the normal way.
     """
-    status = main()
+    args = parse_command_line(sys.argv[1:])
+    args.exiting = True
+    status = run(args)  # `args` keeps the command's engine, and its store, until the exit
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away: what it did not read is lost, as in main

@@ -262,6 +262,9 @@ def _connect(path: str) -> sqlite3.Connection:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoint the log at 256 pages (1 MiB) rather than 1,000: CLI processes leave
+            # it to the next writer (see Engine), and each new process reads it through once.
+            conn.execute("PRAGMA wal_autocheckpoint = 256")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 _adopt_database(conn, path, version)
