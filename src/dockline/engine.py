@@ -60,7 +60,8 @@ class Engine:
         the last connection makes SQLite checkpoint its write-ahead log (fsyncs) and delete it,
         and the next process re-creates it (another fsync); left open, the log stays and the
         next writer's automatic checkpoint takes it: ~1.5 ms of every CLI call here, and four
-        fsyncs on whatever disk the state is on. Committed data is as safe either way.
+        fsyncs on whatever disk the state is on. Commits survive the exit either way; a power
+        loss may take back those since the last checkpoint (`synchronous=NORMAL`).
         """
         self.paths = paths or Paths()
         self._leave_store_to_exit = leave_store_to_exit
