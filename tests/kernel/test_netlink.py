@@ -71,6 +71,11 @@ def container_fd(container_ns: TestNetns) -> Iterator[int]:
     os.close(fd)
 
 
+def arp_notify(ns: TestNetns, ifname: str = "eth0") -> str:
+    """net.ipv4.conf.IFNAME.arp_notify as the namespace's /proc/sys shows it."""
+    return ns.run("cat", f"/proc/sys/net/ipv4/conf/{ifname}/arp_notify").stdout.strip()
+
+
 def link_json(ns: TestNetns, name: str) -> dict[str, Any] | None:
     """`ip -d -j link show NAME` in `ns`, or None when there is no such link."""
     proc = ns.run("ip", "-d", "-j", "link", "show", "dev", name, check=False)
@@ -461,8 +466,7 @@ def test_configure_interface(
     routes = {str(r["dst"]): r for r in container_ns.ip_json("route", "show")}
     assert routes["default"]["gateway"] == "172.17.0.1"
     assert routes["default"]["dev"] == "eth0"
-    arp_notify = container_ns.run("cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").stdout
-    assert arp_notify.strip() == "1"
+    assert arp_notify(container_ns) == "1"
     # The whole path works: the container reaches its gateway across the bridge.
     wait_until(
         lambda: container_ns.run("ping", "-c1", "-W1", "172.17.0.1", check=False).returncode == 0
@@ -498,8 +502,7 @@ def test_configure_interface_announces_only_when_asked(
     else:
         time.sleep(0.3)  # a gratuitous ARP would have arrived by now (see the other case)
         assert cached() == stale
-    arp_notify = container_ns.run("cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").stdout
-    assert arp_notify.strip() == "1"
+    assert arp_notify(container_ns) == "1"
 
 
 def test_configure_interface_without_arp_notify_or_gateway(
@@ -514,8 +517,7 @@ def test_configure_interface_without_arp_notify_or_gateway(
             gateway=None,
             arp_notify=False,
         )
-    arp_notify = container_ns.run("cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").stdout
-    assert arp_notify.strip() == "0"
+    assert arp_notify(container_ns) == "0"
     assert "default" not in {str(r["dst"]) for r in container_ns.ip_json("route", "show")}
 
 
