@@ -112,7 +112,7 @@ def test_the_rest_is_left_to_argparse(line: str) -> None:
     [
         ("network connect bridge", "one of the arguments --pid --netns is required"),
         ("network connect bridge --pid zero", "invalid pid 'zero': expected a positive integer"),
-        ("stop -t soon a", "invalid _seconds value: 'soon'"),
+        ("stop -t soon a", "invalid time 'soon': expected seconds"),
         ("rm", "the following arguments are required: CONTAINER"),
         ("frobnicate", "invalid choice: 'frobnicate'"),
     ],

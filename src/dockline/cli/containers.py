@@ -196,7 +196,12 @@ def cmd_logs(args: Args) -> int:
 
 
 def _seconds(text: str) -> float:
-    return float(text)
+    try:
+        return float(text)
+    except ValueError:
+        import argparse  # only argparse reports this (the fast parser falls back to it)
+
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: expected seconds") from None
 
 
 CONTAINERS = Positional("names", "CONTAINER", SOME)

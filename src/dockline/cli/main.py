@@ -79,8 +79,8 @@ def entry() -> None:
     Tearing down ~80 modules and collecting them cost ~2.5 ms of every call (measured), and
     there is nothing left to do by then: files and sockets are closed, children are reaped,
     stdout and stderr are flushed here, and the store's connection is left for the exit to
-    drop on purpose (see `Engine`). An exception that escapes `main` (a bug,
-    or argparse's exit for --help and usage errors) still leaves the normal way.
+    drop on purpose (see `Engine`). An exception that escapes `run` (a bug), or argparse's
+    exit for --help and usage errors, still leaves the normal way.
     """
     args = parse_command_line(sys.argv[1:])
     args.exiting = True
