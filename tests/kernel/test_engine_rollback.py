@@ -168,6 +168,21 @@ def test_a_failed_first_connect_leaves_no_firewall_table(lab: Lab) -> None:
 # -- faults the kernel raises for real ---------------------------------------------------------
 
 
+def test_a_full_bridge_is_a_conflict_naming_it(lab: Lab) -> None:
+    """A Linux bridge takes 1,023 ports; the next veth is refused (EXFULL) and nothing stays."""
+    lab.engine.connect(netns_path=lab.container_ns().path)  # one port, remembered by the engine
+    filler = "".join(
+        f"link add fill{i} master dockline0 type veth peer name fillp{i}\n" for i in range(1022)
+    )
+    lab.host.run("ip", "-batch", "-", input=filler)
+    kernel_before, store_before = lab.kernel_state(), lab.store_state()
+    with pytest.raises(Conflict, match="bridge dockline0 of network bridge is full"):
+        lab.engine.connect(netns_path=lab.container_ns().path)
+    assert lab.kernel_state() == kernel_before
+    assert lab.store_state() == store_before
+    # (the fillers go with the lab's host namespace, all at once)
+
+
 def test_peer_name_taken_in_the_namespace(lab: Lab) -> None:
     lab.engine.connect(netns_path=lab.container_ns().path)
     ns = lab.container_ns()

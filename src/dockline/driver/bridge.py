@@ -35,6 +35,7 @@ from dockline.store.base import Txn
 
 HOST_IFNAME_PREFIX = "veth"
 NAME_ATTEMPTS = 8
+MAX_BRIDGE_PORTS = 1023  # the kernel's BR_MAX_PORTS (1024) less port number 0, never used
 
 
 def new_host_ifname() -> str:
@@ -217,7 +218,7 @@ def _create_on_bridge(
     try:
         return _create_veth(nl, endpoint, network, bridge_index, netns_fd)
     except KernelError as err:
-        if err.errno == errno.EEXIST or reready is None:
+        if err.errno in (errno.EEXIST, errno.EXFULL) or reready is None:
             raise
     return _create_veth(nl, endpoint, network, reready(), netns_fd)
 
@@ -225,15 +226,23 @@ def _create_on_bridge(
 def _create_veth(
     nl: Netlink, endpoint: Endpoint, network: Network, bridge_index: int, netns_fd: int
 ) -> int | None:
-    return create_veth(
-        nl,
-        endpoint.host_ifname,
-        endpoint.ifname,
-        peer_netns_fd=netns_fd,
-        master=bridge_index,
-        mtu=network.mtu,
-        peer_mac=endpoint.mac,
-    )
+    try:
+        return create_veth(
+            nl,
+            endpoint.host_ifname,
+            endpoint.ifname,
+            peer_netns_fd=netns_fd,
+            master=bridge_index,
+            mtu=network.mtu,
+            peer_mac=endpoint.mac,
+        )
+    except KernelError as err:
+        if err.errno == errno.EXFULL:  # the bridge has no port number left (BR_MAX_PORTS)
+            raise Conflict(
+                f"bridge {network.bridge} of network {network.name} is full: "
+                f"a Linux bridge takes at most {MAX_BRIDGE_PORTS} ports"
+            ) from err
+        raise
 
 
 def mac_follows_ip(endpoint: Endpoint) -> bool:
