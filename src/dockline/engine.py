@@ -30,6 +30,7 @@ from dockline.rollback import Rollback
 from dockline.store.base import Store, Txn
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextlib import AbstractContextManager
 
 
@@ -132,6 +133,16 @@ class Engine:
                 self.ready_bridge(txn, undo, network, new=new)
             undo.commit()
         return network
+
+    def _bridge_of(
+        self, txn: Txn, undo: Rollback, network: Network, *, new: bool
+    ) -> tuple[int, Callable[[], int] | None]:
+        """The bridge ifindex to attach to, and how to ready the bridge again if the kernel
+        refuses a remembered index (None when the index was just looked up)."""
+        known = None if new else self._bridges.get((network.id, network.bridge))
+        if known is None:
+            return self.ready_bridge(txn, undo, network, new=new), None
+        return known, lambda: self.ready_bridge(txn, undo, network, new=False)
 
     def ready_bridge(self, txn: Txn, undo: Rollback, network: Network, *, new: bool) -> int:
         """The network's bridge ifindex, the bridge made and up (`networks.ready_network`).
@@ -245,22 +256,16 @@ class Engine:
                 netns_link=link,
                 now=time.time(),
             )
-            known = None if new else self._bridges.get((network.id, network.bridge))
+            bridge_index, reready = self._bridge_of(txn, undo, network, new=new)
             return setup_endpoint(
                 self.nl,
                 planned,
                 network=network,
-                bridge_index=(
-                    known if known is not None else self.ready_bridge(txn, undo, network, new=new)
-                ),
+                bridge_index=bridge_index,
                 netns_fd=fd,
                 undo=undo,
                 txn=txn,
-                reready=(
-                    None
-                    if known is None
-                    else lambda: self.ready_bridge(txn, undo, network, new=False)
-                ),
+                reready=reready,
             )
         finally:
             os.close(fd)
