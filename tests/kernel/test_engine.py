@@ -211,6 +211,16 @@ def test_a_remembered_bridge_index_now_taken_by_another_link_is_not_used(lab: La
     lab.host.run("ip", "link", "del", "impostor")
 
 
+def test_the_gateway_mac_stays_as_containers_come_and_go(lab: Lab) -> None:
+    """dockline0 has 02:42 + the gateway address as its MAC, whatever its ports' MACs are."""
+    lab.engine.network()
+    assert lab.must_link("dockline0")["address"] == "02:42:ac:11:00:01"
+    first = lab.engine.connect(netns_path=lab.container_ns().path)
+    lab.host.run("ip", "link", "set", first.host_ifname, "address", "02:00:00:00:00:00")
+    lab.engine.connect(netns_path=lab.container_ns().path)
+    assert lab.must_link("dockline0")["address"] == "02:42:ac:11:00:01"
+
+
 def test_connect_normalises_the_mac(lab: Lab) -> None:
     ns = lab.container_ns()
     endpoint = lab.engine.connect(netns_path=ns.path, mac="12:34:56:78:9A:BC")

@@ -204,6 +204,19 @@ def test_ensure_bridge_creates_up_and_is_idempotent(host_ns: TestNetns, nl: Netl
     )
 
 
+def test_a_bridge_made_with_a_mac_keeps_it_as_ports_join(host_ns: TestNetns, nl: Netlink) -> None:
+    """Without one, a bridge takes its lowest port MAC (the control); with one, it keeps it."""
+    for name, mac in (("br-fixed", "02:42:ac:11:00:01"), ("br-free", None)):
+        bridge = ensure_bridge(nl, name, mac=mac)
+        host_ns.run("ip", "link", "add", f"{name}-p", "address", "02:00:00:00:00:00", "type",
+                    "veth", "peer", "name", f"{name}-q")  # fmt: skip
+        host_ns.run("ip", "link", "set", f"{name}-p", "master", name)
+        shown = link_json(host_ns, name)
+        assert shown is not None
+        assert shown["address"] == (mac or "02:00:00:00:00:00"), name
+        assert bridge.mac == (mac or bridge.mac)
+
+
 def test_ensure_bridge_brings_an_existing_bridge_up(host_ns: TestNetns, nl: Netlink) -> None:
     host_ns.run("ip", "link", "add", "br-old", "type", "bridge")
     link = ensure_bridge(nl, "br-old")

@@ -158,7 +158,10 @@ def ensure_bridge_ready(nl: Netlink, network: Network) -> tuple[int, bool]:
             raise NotFound("bridge", network.bridge)
         set_link_up(nl, link.index)
         return link.index, False
-    link = ensure_bridge(nl, network.bridge, mtu=network.mtu)
+    # A fixed MAC, 02:42 + the gateway address as for containers: the gateway's MAC must not
+    # follow the lowest port MAC (see links._create_bridge), and it is the same after a reboot.
+    mac = ipam.mac_from_ipv4(network.gateway)
+    link = ensure_bridge(nl, network.bridge, mtu=network.mtu, mac=mac)
     gateway = IPv4Interface(f"{network.gateway}/{network.subnet.prefixlen}")
     add_address(nl, link.index, gateway, exist_ok=True)
     return link.index, True

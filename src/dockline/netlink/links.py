@@ -112,12 +112,15 @@ def list_links(nl: Netlink) -> list[Link]:
     return [_parse_link(p) for p in nl._dump(msg, "list links", "all")]
 
 
-def ensure_bridge(nl: Netlink, name: str, *, mtu: int | None = None) -> Link:
-    """The bridge `name`, up (and at `mtu` if given): created if missing, fixed if not."""
+def ensure_bridge(
+    nl: Netlink, name: str, *, mtu: int | None = None, mac: str | None = None
+) -> Link:
+    """The bridge `name`, up (and at `mtu` if given): created if missing (with `mac`), fixed
+    if not (an existing bridge keeps its MAC)."""
     validate_ifname(name)
     link = get_link(nl, name)
     if link is None:
-        link = _create_bridge(nl, name, mtu)
+        link = _create_bridge(nl, name, mtu, mac)
     if link.kind != "bridge":
         raise Conflict(f"cannot use {name} as a bridge: it is a {link.kind or 'device'} link")
     if link.up and mtu in (None, link.mtu):
@@ -127,8 +130,12 @@ def ensure_bridge(nl: Netlink, name: str, *, mtu: int | None = None) -> Link:
     return get_link(nl, name) or link
 
 
-def _create_bridge(nl: Netlink, name: str, mtu: int | None) -> Link:
+def _create_bridge(nl: Netlink, name: str, mtu: int | None, mac: str | None) -> Link:
     """Create the bridge up; if another process just created `name`, return theirs.
+
+    A bridge given no MAC takes the lowest MAC of its ports, so its address (the containers'
+    gateway) changes as ports come and go, and leaves caches pointing at a port that may be
+    gone; with `mac` it keeps that one, and the kernel skips that search on every new port.
 
     Multicast snooping off: with no IGMP/MLD querier on a container bridge, snooping forgets
     group members after the membership interval (~260 s) and multicast between containers
@@ -143,6 +150,7 @@ def _create_bridge(nl: Netlink, name: str, mtu: int | None) -> Link:
         _ifinfo(up=True)
         + m.attr_str(m.IFLA_IFNAME, name)
         + (m.attr_u32(m.IFLA_MTU, mtu) if mtu else b"")
+        + (m.attr(m.IFLA_ADDRESS, _mac_bytes(mac)) if mac else b"")
         + m.nested(m.IFLA_LINKINFO, info)
     )
     msg = m.message(m.RTM_NEWLINK, m.NLM_F_CREATE | m.NLM_F_EXCL, body)
