@@ -372,6 +372,27 @@ def test_delete_links_goes_on_past_an_undeletable_link(host_ns: TestNetns, nl: N
     assert lo["group"] == "default"
 
 
+def test_a_batch_reports_each_failure_in_place_with_one_ack(
+    host_ns: TestNetns, nl: Netlink
+) -> None:
+    """Only the last message asks for an ack; failures are reported wherever they are, the
+    rest counts as done, and the socket stays in sync for the next request."""
+    from dockline.netlink import links
+    from dockline.netlink import messages as m
+    from dockline.netlink.socket import Request
+
+    add_veth(host_ns, "d0")
+    add_veth(host_ns, "d1")
+    up = [links._link_request(m.RTM_SETLINK, n, b"", "up") for n in ("d0", "d1")]
+    gone = Request(up[0].msg.replace(b"d0", b"zz"), "up", "zz")  # same length, no such link
+    results = nl._submit([gone, up[0], gone, up[1], gone])
+    assert [r.errno if r else None for r in results] == [
+        errno.ENODEV, None, errno.ENODEV, None, errno.ENODEV
+    ]  # fmt: skip
+    assert nl._submit(up) == [None, None]
+    assert get_link(nl, "d1") is not None
+
+
 def test_delete_links_many_missing_spans_several_batches(nl: Netlink) -> None:
     assert delete_links(nl, [f"gone{i}" for i in range(300)]) == []
 

@@ -92,7 +92,7 @@ class Netlink:
         results: list[KernelError | None] = []
         for start in range(0, len(requests), _BATCH):
             chunk = requests[start : start + _BATCH]
-            first = self._send([r.msg for r in chunk], m.NLM_F_REQUEST | m.NLM_F_ACK)
+            first = self._send([r.msg for r in chunk], m.NLM_F_REQUEST, ack_last=True)
             for req, (err, extack) in zip(chunk, self._acks(first, len(chunk)), strict=True):
                 failed = err != 0 and err not in req.ok_errnos
                 results.append(_kernel_error(req.op, req.target, err, extack) if failed else None)
@@ -157,14 +157,17 @@ class Netlink:
             payloads.append(bytes(payload))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, msgs: Sequence[bytes], flags: int) -> int:
-        """Stamp consecutive seqs and `flags` on each message, send all at once; the first seq."""
+    def _send(self, msgs: Sequence[bytes], flags: int, *, ack_last: bool = False) -> int:
+        """Stamp consecutive seqs and `flags` on each message (and NLM_F_ACK on the last one if
+        `ack_last`), send all at once; the first seq."""
         buf = bytearray(b"".join(msgs))
         first = self._seq + 1
         offset = 0
         for i, msg in enumerate(msgs):
             length, msg_type, msg_flags, _seq, _pid = m.NLMSGHDR.unpack_from(msg)
             seq = (first + i) & 0xFFFFFFFF
+            if ack_last and i == len(msgs) - 1:
+                msg_flags |= m.NLM_F_ACK
             m.NLMSGHDR.pack_into(buf, offset, length, msg_type, msg_flags | flags, seq, 0)
             offset += len(msg)
         self._seq = (self._seq + len(msgs)) & 0xFFFFFFFF
@@ -172,18 +175,22 @@ class Netlink:
         return first & 0xFFFFFFFF
 
     def _acks(self, first: int, count: int) -> list[tuple[int, str]]:
-        """(errno, extack) for seqs first..first+count-1; stray messages are skipped."""
-        acks: list[tuple[int, str] | None] = [None] * count
-        missing = count
+        """(errno, extack) for seqs first..first+count-1 sent with `ack_last`.
+
+        The kernel runs a batch in order, reports every failure whether asked or not, and acks
+        the last message once it has run: a message with no report before that ack succeeded.
+        One ack per batch instead of one per message (each a datagram to allocate and read).
+        Stray messages are skipped.
+        """
+        acks = [(0, "")] * count
         for msg_type, flags, seq, payload in self._messages():
             index = (seq - first) & 0xFFFFFFFF
-            if msg_type != m.NLMSG_ERROR or index >= count or acks[index] is not None:
+            if msg_type != m.NLMSG_ERROR or index >= count:
                 continue
             acks[index] = _parse_error(payload, flags)
-            missing -= 1
-            if not missing:
+            if index == count - 1:
                 break
-        return [ack for ack in acks if ack is not None]
+        return acks
 
     def _messages(self) -> Iterator[tuple[int, int, int, memoryview]]:
         """(type, flags, seq, payload) of each message received, datagram after datagram.
