@@ -36,6 +36,8 @@ else:
         def __new__(mcs, name, bases, namespace):
             if not bases:  # Record itself
                 return super().__new__(mcs, name, bases, namespace)
+            if "__classcell__" in namespace:
+                raise TypeError(f"{name}: a Record's methods cannot use super() or __class__")
             fields = list(namespace.get("__annotations__", {}))
             defaults = [namespace[f] for f in fields if f in namespace]
             if any(f not in namespace for f in fields[len(fields) - len(defaults) :]):
