@@ -44,7 +44,8 @@ def configure_interface(
     before `ifname` goes up (arp_notify announces the addresses on that up event, so it only
     announces when the link starts down), the route last (its gateway is only reachable once
     the link is up and addressed). IPv6 addresses skip DAD so the route and traffic work at once,
-    as Docker does. Every ack is read before the first failure is raised.
+    as Docker does. The batch is read to its end (its ack, and any failure reports) before
+    the first failure is raised.
 
     With `announce=False`, arp_notify is set only after the link is up and addressed (in the
     same RTM_SETLINK as IFF_UP: the kernel applies the flags first): it is on for later
