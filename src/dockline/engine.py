@@ -27,11 +27,12 @@ from dockline.netlink import Netlink, delete_link, delete_links, list_links, val
 from dockline.networks import Host, apply_firewall, get_network, ready_network
 from dockline.records import TYPE_CHECKING
 from dockline.rollback import Rollback
-from dockline.store.base import Store, Txn
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
+
+    from dockline.store.base import Store, Txn
 
 
 class GcReport:

@@ -17,10 +17,11 @@ from ipaddress import IPv4Interface
 from dockline.model import Container, Endpoint, Network
 from dockline.records import TYPE_CHECKING
 from dockline.runtime.state import is_running
-from dockline.store.base import Txn
 
 if TYPE_CHECKING:
     from typing import Any
+
+    from dockline.store.base import Txn
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 

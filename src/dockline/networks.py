@@ -19,9 +19,11 @@ from dockline.errors import ConfigError, NotFound
 from dockline.ids import new_id
 from dockline.model import Network
 from dockline.netlink import Netlink, delete_link, get_link, list_addresses, list_routes
-from dockline.records import Record
+from dockline.records import TYPE_CHECKING, Record
 from dockline.rollback import Rollback
-from dockline.store.base import Txn
+
+if TYPE_CHECKING:
+    from dockline.store.base import Txn
 
 DEFAULT_MTU = 1500
 

@@ -44,8 +44,10 @@ FORBIDDEN = {
     "dockline.firewall",
     "dockline.runtime",
     "dockline.inspect",
+    "dockline.store.base",  # protocols: for the type checker only
+    "dockline.cli.output",  # tables and JSON: not for connect
 }
-MODULE_BUDGET = 85  # modules imported in total, interpreter start-up included (78 today)
+MODULE_BUDGET = 82  # modules imported in total, interpreter start-up included (74 today)
 
 
 def imported_modules() -> list[str]:

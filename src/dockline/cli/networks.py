@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dockline.cli.common import FORMAT, engine_from
 from dockline.cli.grammar import SOME, Args, Command, Option, Positional
-from dockline.cli.output import print_json, print_json_lines, print_table, render_template
 from dockline.errors import InvalidArgument, NotFound
 
 
@@ -40,6 +39,8 @@ def cmd_disconnect(args: Args) -> int:
 
 
 def cmd_ls(args: Args) -> int:
+    from dockline.cli.output import print_json_lines, print_table, render_template
+
     with engine_from(args) as engine:
         engine.network()  # the default network exists once dockline has been used
         networks = engine.networks()
@@ -70,6 +71,7 @@ def cmd_ls(args: Args) -> int:
 
 
 def cmd_inspect(args: Args) -> int:
+    from dockline.cli.output import print_json, render_template
     from dockline.inspect import network_object
 
     with engine_from(args) as engine:
@@ -91,6 +93,8 @@ def cmd_inspect(args: Args) -> int:
 
 
 def cmd_gc(args: Args) -> int:
+    from dockline.cli.output import print_json_lines
+
     with engine_from(args) as engine:
         report = engine.gc()
     summary = {

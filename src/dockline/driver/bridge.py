@@ -30,8 +30,11 @@ from dockline.netlink import (
     get_link,
     set_link_up,
 )
+from dockline.records import TYPE_CHECKING
 from dockline.rollback import Rollback
-from dockline.store.base import Txn
+
+if TYPE_CHECKING:
+    from dockline.store.base import Txn
 
 HOST_IFNAME_PREFIX = "veth"
 NAME_ATTEMPTS = 8

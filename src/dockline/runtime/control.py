@@ -14,6 +14,7 @@ from dockline import linux
 from dockline.engine import Engine
 from dockline.errors import CommandError, Conflict, ExitStatus, NotFound
 from dockline.model import Container
+from dockline.records import TYPE_CHECKING
 from dockline.runtime.init import exit_status_for_exec_errno
 from dockline.runtime.spec import DEFAULT_PATH
 from dockline.runtime.state import is_running, process_alive
@@ -25,7 +26,9 @@ from dockline.runtime.supervise import (
     restore_signals,
     settle_exited,
 )
-from dockline.store.base import Txn
+
+if TYPE_CHECKING:
+    from dockline.store.base import Txn
 
 MONITOR_GRACE = 10.0
 NAMESPACES = (

@@ -14,10 +14,10 @@ from dockline.model import Endpoint
 from dockline.records import TYPE_CHECKING
 from dockline.runtime.state import is_running, monitor_alive
 from dockline.runtime.supervise import settle_exited
-from dockline.store.base import Txn
 
 if TYPE_CHECKING:
     from dockline.engine import Engine, GcReport
+    from dockline.store.base import Txn
 
 UNKNOWN_EXIT = 255  # the exit status of a container that died unobserved is unknown
 

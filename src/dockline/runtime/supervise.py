@@ -26,12 +26,14 @@ from dockline.errors import CommandError, Conflict, DocklineError, ExitStatus, N
 from dockline.model import Container, NetMode
 from dockline.netlink import Netlink, set_link_up
 from dockline.networks import get_network
-from dockline.records import Record
+from dockline.records import TYPE_CHECKING, Record
 from dockline.rollback import Rollback
 from dockline.runtime.init import GO, READY, ChildPipes, child_main, exit_status_for_exec_errno
 from dockline.runtime.spec import ContainerSpec
 from dockline.runtime.state import is_running, log_path, sandbox_link_name
-from dockline.store.base import Txn
+
+if TYPE_CHECKING:
+    from dockline.store.base import Txn
 
 FORWARDED_SIGNALS = (
     signal.SIGINT,

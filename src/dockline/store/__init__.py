@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dockline.store.base import Store
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dockline.store.base import Store
 
 
 def open_store(root: str) -> Store:
