@@ -54,7 +54,7 @@ FULL = Settings(
     runs=20,
     runtimes=("dockline", "podman", "docker"),
     monitors=5,
-    datapath_runs=12,
+    datapath_runs=20,
     datapath_seconds=2.0,
 )
 QUICK = Settings(
