@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 
 from dockline.cli.common import FORMAT, engine_from, paths_from
-from dockline.cli.grammar import APPEND, FLAG, REST, SOME, Args, Command, Option, Positional
+from dockline.cli.grammar import (
+    APPEND,
+    FLAG,
+    REST,
+    SOME,
+    Args,
+    Command,
+    Option,
+    Positional,
+    bad_value,
+)
 from dockline.cli.output import (
     human_age,
     print_json,
@@ -199,9 +209,7 @@ def _seconds(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        import argparse  # only argparse reports this (the fast parser falls back to it)
-
-        raise argparse.ArgumentTypeError(f"invalid time {text!r}: expected seconds") from None
+        raise bad_value("time", text, "seconds") from None
 
 
 CONTAINERS = Positional("names", "CONTAINER", SOME)

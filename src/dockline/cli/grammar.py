@@ -98,10 +98,7 @@ def parse(argv: Sequence[str], start: int, command: Command) -> Args | None:
 
 
 def _parse_command(argv: Sequence[str], command: Command, values: dict[str, object]) -> bool:
-    options = command.options
-    by_flag = {flag: option for option in options for flag in option.flags}
-    for option in options:
-        values[option.dest] = _initial(option)
+    by_flag = _start(command.options, values)
     slots = list(command.positionals)
     i = 0
     while i < len(argv):
@@ -145,9 +142,7 @@ def _parse_command(argv: Sequence[str], command: Command, values: dict[str, obje
 def _parse_options(
     argv: Sequence[str], options: Sequence[Option], values: dict[str, object]
 ) -> bool:
-    by_flag = {flag: option for option in options for flag in option.flags}
-    for option in options:
-        values[option.dest] = _initial(option)
+    by_flag = _start(options, values)
     i = 0
     while i < len(argv):
         used = _take_option(argv, i, by_flag, values)
@@ -157,12 +152,28 @@ def _parse_options(
     return True
 
 
+def _start(options: Sequence[Option], values: dict[str, object]) -> dict[str, Option]:
+    """Put each option's starting value in `values`; the options by flag."""
+    for option in options:
+        values[option.dest] = _initial(option)
+    return {flag: option for option in options for flag in option.flags}
+
+
 def _initial(option: Option) -> object:
     if option.kind == FLAG:
         return False
     if option.kind == APPEND:
         return list(option.default) if isinstance(option.default, list) else []
     return option.default
+
+
+def bad_value(what: str, text: str, expected: str) -> Exception:
+    """The error a `convert` function raises: argparse's own type error, so that argparse (the
+    fast parser only gives up) reports it as "invalid WHAT 'TEXT': expected ...". argparse is
+    imported here, on that error path only."""
+    import argparse
+
+    return argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected {expected}")
 
 
 def _take_option(

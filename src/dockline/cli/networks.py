@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dockline.cli.common import FORMAT, engine_from
-from dockline.cli.grammar import SOME, Args, Command, Option, Positional
+from dockline.cli.grammar import SOME, Args, Command, Option, Positional, bad_value
 from dockline.errors import InvalidArgument, NotFound
 
 
 def _pid(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
-        import argparse  # only argparse reports this (the fast parser falls back to it)
-
-        raise argparse.ArgumentTypeError(f"invalid pid {text!r}: expected a positive integer")
+        raise bad_value("pid", text, "a positive integer")
     return int(text)
 
 
