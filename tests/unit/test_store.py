@@ -116,6 +116,24 @@ def test_network_round_trip(store: SqliteStore, network: Network) -> None:
         assert txn.list_networks() == [network]
 
 
+def test_network_changed_by_another_process_is_read_afresh(store: SqliteStore, root: str) -> None:
+    """Parsed network rows are kept by their values: a change made elsewhere is never hidden."""
+    network = make_network()
+    with store.transaction() as txn:
+        txn.put_network(network)
+        assert txn.get_network(network.name) == network
+    other = SqliteStore(root)
+    try:
+        with other.transaction() as txn:
+            txn.put_network(network._replace(mtu=9000, bridge="br-other"))
+    finally:
+        other.close()
+    with store.transaction() as txn:
+        got = txn.get_network(network.name)
+        assert got is not None and (got.mtu, got.bridge) == (9000, "br-other")
+        assert txn.list_networks() == [got]
+
+
 @pytest.mark.parametrize(
     "mode",
     [

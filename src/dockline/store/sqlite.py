@@ -43,6 +43,7 @@ else:
 DB_NAME = "dockline.db"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30
+_NETWORKS_CACHED = 256  # parsed network rows kept per store (see SqliteStore._networks)
 
 # Leases name their endpoint without a foreign key: an address is reserved before its endpoint
 # row exists (plan, then record), and delete_endpoint releases them explicitly.
@@ -104,6 +105,10 @@ class SqliteStore:
             check_private_file(self.path)
         self._conn = _connect(self.path)
         self._in_txn = False
+        # Parsed network rows by their values: an attach reads its network every time, and
+        # parsing the addresses again cost ~20 us of a ~1 ms attach (issue 3). Keyed by the whole
+        # row, so a network changed by another process is parsed afresh; records are immutable.
+        self._networks: dict[tuple[object, ...], Network] = {}
 
     def transaction(self) -> Transaction:
         """An exclusive transaction: commit when the block ends normally, roll back on error."""
@@ -150,7 +155,7 @@ class Transaction:
         except BaseException:
             store._in_txn = False
             raise
-        self._txn = SqliteTxn(store._conn)
+        self._txn = SqliteTxn(store._conn, store._networks)
         return self._txn
 
     def __exit__(
@@ -309,8 +314,11 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 class SqliteTxn:
     """One open transaction; every method runs inside it. Unusable once its block has ended."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, networks: dict[tuple[object, ...], Network] | None = None
+    ) -> None:
         self._conn: sqlite3.Connection | None = conn
+        self._networks = {} if networks is None else networks
 
     def close(self) -> None:
         self._conn = None
@@ -323,11 +331,20 @@ class SqliteTxn:
     # networks
 
     def get_network(self, name_or_id: str) -> Network | None:
-        return _lookup(self._db(), "networks", "network", name_or_id, row_to_network)
+        return _lookup(self._db(), "networks", "network", name_or_id, self._network_of)
 
     def list_networks(self) -> list[Network]:
         rows = self._db().execute("SELECT * FROM networks ORDER BY created, name")
-        return [row_to_network(r) for r in rows]
+        return [self._network_of(r) for r in rows]
+
+    def _network_of(self, row: sqlite3.Row) -> Network:
+        key = tuple(row)
+        network = self._networks.get(key)
+        if network is None:
+            if len(self._networks) >= _NETWORKS_CACHED:
+                self._networks.clear()
+            network = self._networks[key] = row_to_network(row)
+        return network
 
     def put_network(self, network: Network) -> None:
         try:
