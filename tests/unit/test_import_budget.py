@@ -47,7 +47,7 @@ FORBIDDEN = {
     "dockline.store.base",  # protocols: for the type checker only
     "dockline.cli.output",  # tables and JSON: not for connect
 }
-MODULE_BUDGET = 82  # modules imported in total, interpreter start-up included (74 today)
+MODULE_BUDGET = 82  # modules imported in total, interpreter start-up included (75 today, Debian)
 
 
 def imported_modules() -> list[str]:
