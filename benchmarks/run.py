@@ -1,6 +1,6 @@
 """dockline's benchmark suite, one command: dockline and its anchors in the same run.
 
-    .venv/bin/python benchmarks/run.py            # as root; full run, ~2.5 minutes
+    .venv/bin/python benchmarks/run.py            # as root; full run, ~3.5 minutes
     .venv/bin/python benchmarks/run.py --quick    # as root; the CI version, ~15 s
 
 Prints a table (p50, p95, ratio against the anchor, targets met or not) and writes
@@ -54,7 +54,7 @@ FULL = Settings(
     runs=20,
     runtimes=("dockline", "podman", "docker"),
     monitors=5,
-    datapath_runs=20,
+    datapath_runs=30,  # paired rounds: one stream's SD is 0.1-0.17 per round here
     datapath_seconds=2.0,
 )
 QUICK = Settings(
