@@ -18,7 +18,8 @@ fi
 # commands faster than a pyenv build (`network connect` p50 24 ms vs 32 ms here, issue 3). A venv
 # made from another interpreter is made again.
 python="${DOCKLINE_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}"
-home="$(dirname "$(readlink -f "$python")")"
+# Where venv records the interpreter (pyvenv.cfg `home`), computed as venv computes it.
+home="$("$python" -c 'import os, sys; print(os.path.dirname(os.path.abspath(sys._base_executable)))')"
 if [ -x .venv/bin/python ] && ! grep -qx "home = $home" .venv/pyvenv.cfg 2>/dev/null; then
   echo "setup: remaking .venv from $python"
   rm -rf .venv
