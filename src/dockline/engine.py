@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from functools import cached_property
 from ipaddress import IPv4Address
 from types import TracebackType
 
@@ -78,8 +79,6 @@ class Engine:
         self.host_fd = netns.current_netns_fd()
         host = os.fstat(self.host_fd)
         self._host_ns = (host.st_dev, host.st_ino)
-        self._init_ns: tuple[int, int] | None = None  # read on first need (check_not_host)
-        self._init_ns_read = False
 
     # -- handles, opened on first use -------------------------------------------------------
     @property
@@ -219,18 +218,16 @@ class Engine:
         """
         if self._host_ns == (ref.dev, ref.ino):
             raise InvalidArgument("target", ref.path, "is the host's own network namespace")
-        if self._init_netns() == (ref.dev, ref.ino):
+        if self._init_ns == (ref.dev, ref.ino):
             raise InvalidArgument("target", ref.path, "is the network namespace of init (pid 1)")
 
-    def _init_netns(self) -> tuple[int, int] | None:
-        if not self._init_ns_read:
-            self._init_ns_read = True
-            try:
-                init = os.stat("/proc/1/ns/net")
-                self._init_ns = (init.st_dev, init.st_ino)
-            except OSError:  # hidden from us (hidepid, or a sandbox): nothing to compare
-                pass
-        return self._init_ns
+    @cached_property
+    def _init_ns(self) -> tuple[int, int] | None:
+        try:
+            init = os.stat("/proc/1/ns/net")
+        except OSError:  # hidden from us (hidepid, or a sandbox): nothing to compare
+            return None
+        return (init.st_dev, init.st_ino)
 
     def attach(
         self,

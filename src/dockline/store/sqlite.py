@@ -315,10 +315,11 @@ class SqliteTxn:
     """One open transaction; every method runs inside it. Unusable once its block has ended."""
 
     def __init__(
-        self, conn: sqlite3.Connection, networks: dict[tuple[object, ...], Network] | None = None
+        self, conn: sqlite3.Connection, networks: dict[tuple[object, ...], Network]
     ) -> None:
+        """`networks`: the store's parsed network rows, shared by its transactions."""
         self._conn: sqlite3.Connection | None = conn
-        self._networks = {} if networks is None else networks
+        self._networks = networks
 
     def close(self) -> None:
         self._conn = None
