@@ -30,6 +30,7 @@ class World:
     server_ip: str
     server_ns: str
     client_ns: str
+    bridge_nf: str = ""  # net.bridge.bridge-nf-call-iptables in its host namespace
 
 
 @dataclass
@@ -37,6 +38,7 @@ class DataPathResult:
     dockline: list[float] = field(default_factory=list)  # Gbit/s per run
     bare: list[float] = field(default_factory=list)
     skipped: str = ""
+    bridge_nf: str = ""  # bridge-nf-call-iptables where dockline runs ("1": through its rules)
 
     @property
     def ratios(self) -> list[float]:
@@ -54,7 +56,20 @@ def dockline_world(lab: Lab) -> World:
     server, client = lab.netns(2, "dpd")
     endpoint = engine.connect(netns_path=server)
     engine.connect(netns_path=client)
-    return World("dockline", str(endpoint.addresses[0].ip), server, client)
+    ip = str(endpoint.addresses[0].ip)
+    return World("dockline", ip, server, client, bridge_nf_call_iptables(host))
+
+
+def bridge_nf_call_iptables(host: Host) -> str:
+    """Whether bridged IPv4 passes the IP hooks in `host`: "1" or "0" (per namespace), or
+    "absent" without br_netfilter. With "1", container-to-container packets pass dockline's
+    conntrack and forward chain, the data path's cost (docs/BENCHMARKS.md)."""
+    with host.entered():
+        try:
+            with open("/proc/sys/net/bridge/bridge-nf-call-iptables") as f:
+                return f.read().strip()
+        except OSError:
+            return "absent"
 
 
 def bare_world(lab: Lab) -> World:
@@ -117,6 +132,7 @@ def measure(lab: Lab, runs: int, seconds: float) -> DataPathResult:
         return result
     try:
         worlds = [dockline_world(lab), bare_world(lab)]
+        result.bridge_nf = worlds[0].bridge_nf
         for world in worlds:
             start_server(lab, world)
         for i in range(runs):

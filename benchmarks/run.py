@@ -207,7 +207,9 @@ def datapath_rows(lab: Lab, s: Settings) -> list[Row]:
     if reason:
         return [Row.skip(k, label, unit, reason) for k, label, unit in keys]
     samples = (r.dockline, r.bare, r.ratios)
-    return [Row.of(k, label, unit, v) for (k, label, unit), v in zip(keys, samples, strict=True)]
+    rows = [Row.of(k, label, unit, v) for (k, label, unit), v in zip(keys, samples, strict=True)]
+    rows[-1].extra = {"bridge_nf_call_iptables": r.bridge_nf}
+    return rows
 
 
 RUNNERS = {"attach": attach_rows, "bulk": bulk_rows, "run": run_rows, "datapath": datapath_rows}
