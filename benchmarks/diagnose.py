@@ -1,7 +1,9 @@
-"""Diagnostics behind the benchmark's unmet targets: where the time goes (not part of run.py).
+"""Diagnostics behind the benchmark's targets: where the time goes (not part of run.py).
 
-    .venv/bin/python benchmarks/diagnose.py growth   # why attach cost grows with N
-    .venv/bin/python benchmarks/diagnose.py cli      # what a `network connect` spends
+    .venv/bin/python benchmarks/diagnose.py growth    # why attach cost grows with N
+    .venv/bin/python benchmarks/diagnose.py cli       # what a `network connect` spends
+    .venv/bin/python benchmarks/diagnose.py attach    # an API attach, phase by phase
+    .venv/bin/python benchmarks/diagnose.py datapath  # netfilter's share of the data path (perf)
 
 `growth` attaches 1,000 containers through the API two ways: dockline as is (IPv4-only, so its
 `eth0`s get no IPv6 link-local address, and a MAC derived from the IP is not announced), and
@@ -10,6 +12,11 @@ dockline did before `bf83c65` and still does for a `--mac-address`). The second 
 in this process only: it shows what the ARP each new port floods to the bridge costs.
 `cli` times, as new processes in a host namespace: the bare interpreter, the interpreter plus
 dockline's imports for `network connect`, and the whole `network connect`.
+`attach` times 300 API attaches back to back and, by wrapping dockline's functions in this
+process only, each phase of them: what is kernel (the veth's creation, the batch inside the
+namespace) and what is dockline's own (the namespace's lookup, planning, the store's commit).
+`datapath` records `perf` (linux-perf) over one iperf3 run in dockline's world and one in the
+bare world, and sums the shares of the busy CPU spent in netfilter's functions, by kind.
 """
 
 from __future__ import annotations
@@ -102,5 +109,134 @@ def cli(runs: int = 20) -> None:
             print(f"{name:<30} p50 {percentile(samples, 50) * 1000:6.1f} ms")
 
 
+class PhaseTimer:
+    """Wraps functions of dockline's modules (in this process only) to time each call."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        samples = self.samples.setdefault(label, [])
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                samples.append(time.perf_counter() - start)
+
+        self._undo.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, timed)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
+
+
+def attach(n: int = 300) -> None:
+    from dockline import engine as engine_module
+    from dockline.driver import bridge
+    from dockline.netlink import Netlink
+    from dockline.store import sqlite
+
+    timer = PhaseTimer()
+    phases = [
+        (engine_module, "resolve_target", "namespace lookup (resolve_target)"),
+        (engine_module, "open_checked", "namespace open (open_checked)"),
+        (engine_module, "get_network", "network (get_network)"),
+        (engine_module, "plan_endpoint", "plan: address, MAC, names, rows"),
+        (bridge, "create_veth", "kernel: veth pair on the bridge"),
+        (Netlink, "open", "socket in the namespace (2 setns)"),
+        (bridge, "configure_interface", "kernel: lo, address, eth0 up, route"),
+        (sqlite.SqliteStore, "_begin", "store: BEGIN IMMEDIATE"),
+        (sqlite.SqliteStore, "_commit", "store: COMMIT"),
+    ]
+    with Lab() as lab:
+        engine = engine_in(lab, lab.host("phase"))
+        paths = lab.netns(n + 1, "p")
+        engine.connect(netns_path=paths[n])  # the bridge and the firewall, not timed
+        for owner, name, label in phases:
+            timer.wrap(owner, name, label)
+        totals = []
+        try:
+            for path in paths[:n]:
+                start = time.perf_counter()
+                engine.connect(netns_path=path)
+                totals.append(time.perf_counter() - start)
+        finally:
+            timer.restore()
+    print(f"{'Engine.connect, whole':<40} p50 {percentile(totals, 50) * 1000:6.3f} ms")
+    for label, samples in timer.samples.items():
+        print(f"  {label:<38} p50 {percentile(samples, 50) * 1000:6.3f} ms  ({len(samples)} calls)")
+
+
+# Kernel symbols by netfilter's parts (perf's `--sort sym` names, matched by prefix).
+NETFILTER_KINDS = {
+    "conntrack": ("nf_conntrack", "__nf_conntrack", "nf_ct_", "ipv4_conntrack", "hash_conntrack",
+                  "nf_confirm"),
+    "nftables": ("nft_", "__nft"),
+    "NAT": ("nf_nat",),
+    "br_netfilter": ("br_nf_", "nf_bridge"),
+    "hook calls": ("nf_hook_slow",),
+}  # fmt: skip
+
+
+def datapath(seconds: int = 4) -> None:
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+
+    from benchmarks import datapath as dp
+
+    if shutil.which("perf") is None or shutil.which("iperf3") is None:
+        print("needs perf (apt-get install linux-perf) and iperf3")
+        return
+    with Lab() as lab, tempfile.TemporaryDirectory() as tmp:
+        worlds = [dp.dockline_world(lab), dp.bare_world(lab)]
+        for world in worlds:
+            dp.start_server(lab, world)
+        print(f"bridge-nf-call-iptables in dockline's host namespace: {worlds[0].bridge_nf}")
+        for world in worlds:
+            data = f"{tmp}/{world.label}.data"
+            recorder = subprocess.Popen(["perf", "record", "-q", "-a", "-F", "2000", "-o", data])
+            time.sleep(0.5)
+            gbits = dp.run_client(world, seconds)
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait()
+            shares = _netfilter_shares(data)
+            parts = "  ".join(f"{kind} {share:4.1f}%" for kind, share in shares.items())
+            print(f"{world.label:<9} {gbits:5.1f} Gbit/s   {parts}")
+
+
+def _netfilter_shares(data: str) -> dict[str, float]:
+    """Each kind's share of the busy (non-idle) samples, and netfilter's in all."""
+    import subprocess
+
+    report = subprocess.run(
+        ["perf", "report", "-i", data, "--no-children", "--sort", "sym", "-q", "--stdio"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    symbols: dict[str, float] = {}
+    for line in report.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0].endswith("%") and fields[1] == "[k]":
+            symbols[fields[2]] = symbols.get(fields[2], 0.0) + float(fields[0][:-1])
+    idle = sum(v for k, v in symbols.items() if "idle" in k or k.endswith("safe_halt"))
+    busy = max(sum(symbols.values()) - idle, 1e-9)
+    shares = {
+        kind: 100 * sum(v for k, v in symbols.items() if k.startswith(prefixes)) / busy
+        for kind, prefixes in NETFILTER_KINDS.items()
+    }
+    shares["netfilter in all"] = sum(shares.values())
+    return shares
+
+
 if __name__ == "__main__":
-    {"growth": growth, "cli": cli}[sys.argv[1] if len(sys.argv) > 1 else "cli"]()
+    commands = {"growth": growth, "cli": cli, "attach": attach, "datapath": datapath}
+    commands[sys.argv[1] if len(sys.argv) > 1 else "cli"]()
