@@ -21,7 +21,11 @@ bare world, and sums the shares of the busy CPU spent in netfilter's functions, 
 
 from __future__ import annotations
 
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -185,11 +189,6 @@ NETFILTER_KINDS = {
 
 
 def datapath(seconds: int = 4) -> None:
-    import shutil
-    import signal
-    import subprocess
-    import tempfile
-
     from benchmarks import datapath as dp
 
     if shutil.which("perf") is None or shutil.which("iperf3") is None:
@@ -214,8 +213,6 @@ def datapath(seconds: int = 4) -> None:
 
 def _netfilter_shares(data: str) -> dict[str, float]:
     """Each kind's share of the busy (non-idle) samples, and netfilter's in all."""
-    import subprocess
-
     report = subprocess.run(
         ["perf", "report", "-i", data, "--no-children", "--sort", "sym", "-q", "--stdio"],
         capture_output=True,
