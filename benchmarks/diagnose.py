@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/diagnose.py cli       # what a `network connect` spends
     .venv/bin/python benchmarks/diagnose.py attach    # an API attach, phase by phase
     .venv/bin/python benchmarks/diagnose.py datapath  # netfilter's share of the data path (perf)
+    .venv/bin/python benchmarks/diagnose.py rules     # what each part of dockline's table costs
 
 `growth` attaches 1,000 containers through the API two ways: dockline as is (IPv4-only, so its
 `eth0`s get no IPv6 link-local address, and a MAC derived from the IP is not announced), and
@@ -16,13 +17,21 @@ dockline's imports for `network connect`, and the whole `network connect`.
 process only, each phase of them: what is kernel (the veth's creation, the batch inside the
 namespace) and what is dockline's own (the namespace's lookup, planning, the store's commit).
 `datapath` records `perf` (linux-perf) over one iperf3 run in dockline's world and one in the
-bare world, and sums the shares of the busy CPU spent in netfilter's functions, by kind.
+bare world, and sums the shares of the busy CPU spent in netfilter's functions, by kind. On a
+VM whose perf samples on a timer (no hardware counters), work done with interrupts off is
+charged to whatever re-enables them (`_raw_spin_unlock_irqrestore` holds ~18%), so these shares
+are rough; `rules` measures the same cost as throughput instead.
+`rules` keeps one dockline world and one iperf3 server, and swaps dockline's table between
+rounds: as is, without its `forward` chain, without its NAT chain, without the table. Each
+round runs every variant (in alternating order) and the ratios to "as is" come from the same
+connection setup, bridge and ports, so they show what each hook costs and nothing else.
 """
 
 from __future__ import annotations
 
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -203,12 +212,43 @@ def datapath(seconds: int = 4) -> None:
             data = f"{tmp}/{world.label}.data"
             recorder = subprocess.Popen(["perf", "record", "-q", "-a", "-F", "2000", "-o", data])
             time.sleep(0.5)
-            gbits = dp.run_client(world, seconds)
+            gbits = dp.run_client(world, seconds).undisturbed
             recorder.send_signal(signal.SIGINT)
             recorder.wait()
             shares = _netfilter_shares(data)
             parts = "  ".join(f"{kind} {share:4.1f}%" for kind, share in shares.items())
             print(f"{world.label:<9} {gbits:5.1f} Gbit/s   {parts}")
+
+
+RULE_VARIANTS = {
+    "without forward chain": "delete chain inet dockline forward\n",
+    "without NAT chain": "delete chain inet dockline postrouting\n",
+    "without the table": "delete table inet dockline\n",
+}
+
+
+def rules(rounds: int = 16, seconds: float = 3.0) -> None:
+    from benchmarks import datapath as dp
+
+    with Lab() as lab:
+        world, host = dp.dockline_world_and_host(lab)
+        dp.start_server(lab, world)
+        with host.entered():
+            table = spawn(["nft", "list", "table", "inet", "dockline"]).check("nft list").stdout
+        scripts = {"as is": ""} | RULE_VARIANTS
+        speeds: dict[str, list[float]] = {name: [] for name in scripts}
+        for i in range(rounds):
+            for name in list(scripts) if i % 2 == 0 else list(scripts)[::-1]:
+                restore = f"add table inet dockline\ndelete table inet dockline\n{table}"
+                with host.entered():
+                    spawn(["nft", "-f", "-"], stdin=(restore + scripts[name]).encode()).check("nft")
+                speeds[name].append(dp.run_client(world, seconds).undisturbed)
+        for name, got in speeds.items():
+            ratios = [v / base for v, base in zip(got, speeds["as is"], strict=True)]
+            print(
+                f"{name:<22} {percentile(got, 50):5.1f} Gbit/s   / as is: "
+                f"p50 {percentile(ratios, 50):.3f}  SD {statistics.pstdev(ratios):.3f}"
+            )
 
 
 def _netfilter_shares(data: str) -> dict[str, float]:
@@ -235,5 +275,7 @@ def _netfilter_shares(data: str) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    commands = {"growth": growth, "cli": cli, "attach": attach, "datapath": datapath}
+    commands = {
+        "growth": growth, "cli": cli, "attach": attach, "datapath": datapath, "rules": rules,
+    }  # fmt: skip
     commands[sys.argv[1] if len(sys.argv) > 1 else "cli"]()
