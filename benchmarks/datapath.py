@@ -2,10 +2,12 @@
 rules, as a ratio of a bare veth + bridge path (made with `ip`, no nftables rules at all).
 
 Both worlds are built the same way apart from that: two container namespaces on one bridge in a
-host namespace of their own, MTU 1500. Runs alternate between the two worlds so drift in the
-machine's load hits both: each round runs both worlds back to back (in alternating order), and
-the ratio reported is the median of the rounds' ratios, so a busy moment weighs on both sides of
-one ratio instead of on one side of the comparison.
+host namespace of their own, MTU 1500, the bridge and veths made as dockline makes them
+(multicast snooping off, one queue each way, no IPv6 link-local address on `eth0`). Runs
+alternate between the two worlds so drift in the machine's load hits both: each round runs both
+worlds back to back (in alternating order), and the ratio reported is the median of the rounds'
+ratios, so a busy moment weighs on both sides of one ratio instead of on one side of the
+comparison.
 
 A round's throughput is the 90th percentile of its 0.25-s intervals, not the whole run's mean:
 on this VM one stream has dips to half speed for 0.25-1 s at random moments (interference from
@@ -110,18 +112,19 @@ def bridge_nf_call_iptables(host: Host) -> str:
 def bare_world(lab: Lab) -> World:
     host: Host = lab.host("dpb")
     server, client = lab.netns(2, "dpb")
-    host.ip("link", "add", "br0", "type", "bridge")
+    host.ip("link", "add", "br0", "type", "bridge", "mcast_snooping", "0")
     host.ip("addr", "add", f"{GATEWAY}/16", "dev", "br0")
     host.ip("link", "set", "br0", "up")
     for i, path in enumerate((server, client)):
         ns = os.path.basename(path)
         host.ip(
-            "link", "add", f"vb{i}", "up", "master", "br0",
-            "type", "veth", "peer", "name", "eth0", "netns", ns,
+            "link", "add", f"vb{i}", "up", "master", "br0", "numtxqueues", "1", "numrxqueues", "1",
+            "type", "veth", "peer", "name", "eth0", "netns", ns, "numtxqueues", "1",
+            "numrxqueues", "1",
         )  # fmt: skip
         inside = (
-            f"link set lo up\naddr add {container_ip(i)}/16 dev eth0\nlink set eth0 up\n"
-            f"route add default via {GATEWAY}\n"
+            f"link set lo up\nlink set eth0 addrgenmode none\naddr add {container_ip(i)}/16 "
+            f"dev eth0\nlink set eth0 up\nroute add default via {GATEWAY}\n"
         )
         spawn(["ip", "-n", ns, "-batch", "-"], stdin=inside.encode()).check("ip -n")
     return World("bare", container_ip(0), server, client)
