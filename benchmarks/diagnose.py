@@ -235,11 +235,11 @@ def rules(rounds: int = 16, seconds: float = 3.0) -> None:
         dp.start_server(lab, world)
         with host.entered():
             table = spawn(["nft", "list", "table", "inet", "dockline"]).check("nft list").stdout
+        restore = f"add table inet dockline\ndelete table inet dockline\n{table}"
         scripts = {"as is": ""} | RULE_VARIANTS
         speeds: dict[str, list[float]] = {name: [] for name in scripts}
         for i in range(rounds):
             for name in list(scripts) if i % 2 == 0 else list(scripts)[::-1]:
-                restore = f"add table inet dockline\ndelete table inet dockline\n{table}"
                 with host.entered():
                     spawn(["nft", "-f", "-"], stdin=(restore + scripts[name]).encode()).check("nft")
                 speeds[name].append(dp.run_client(world, seconds).undisturbed)
