@@ -229,13 +229,14 @@ RULE_VARIANTS = {
 
 def rules(rounds: int = 16, seconds: float = 3.0) -> None:
     from benchmarks import datapath as dp
+    from dockline.firewall import render_delete
 
     with Lab() as lab:
         world, host = dp.dockline_world_and_host(lab)
         dp.start_server(lab, world)
         with host.entered():
             table = spawn(["nft", "list", "table", "inet", "dockline"]).check("nft list").stdout
-        restore = f"add table inet dockline\ndelete table inet dockline\n{table}"
+        restore = render_delete() + table
         scripts = {"as is": ""} | RULE_VARIANTS
         speeds: dict[str, list[float]] = {name: [] for name in scripts}
         for i in range(rounds):

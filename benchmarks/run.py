@@ -209,8 +209,8 @@ def datapath_rows(lab: Lab, s: Settings) -> list[Row]:
     undisturbed = ([t.undisturbed for t in r.dockline], [t.undisturbed for t in r.bare])
     samples = (*undisturbed, r.ratios)
     rows = [Row.of(k, label, unit, v) for (k, label, unit), v in zip(keys, samples, strict=True)]
-    for row, runs in zip(rows, (r.dockline, r.bare), strict=False):
-        row.extra = {"whole_run_mean_p50": percentile([t.mean for t in runs], 50)}
+    rows[0].extra = {"whole_run_mean_p50": percentile([t.mean for t in r.dockline], 50)}
+    rows[1].extra = {"whole_run_mean_p50": percentile([t.mean for t in r.bare], 50)}
     rows[-1].extra = {
         "bridge_nf_call_iptables": r.bridge_nf,
         "whole_run_mean_ratio_p50": percentile(r.mean_ratios, 50),
