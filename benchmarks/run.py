@@ -46,7 +46,7 @@ class Settings:
 
 
 FULL = Settings(
-    containers=50,
+    containers=100,
     rss_runs=5,
     bulk_sizes=(10, 100, 1000),
     ip_bulk_max=1000,
