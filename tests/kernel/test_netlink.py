@@ -175,7 +175,8 @@ def test_get_link_returns_none_when_missing(nl: Netlink) -> None:
 
 
 def test_bad_names_are_rejected_before_the_kernel(nl: Netlink) -> None:
-    for bad in ("", "x" * 16, "a/b", "a b", "a:b"):
+    bad_names = ("", "x" * 16, "é" * 8, ".", "..", "a/b", "a b", "a:b", "a\tb", "a\nb", "a\u00a0b")
+    for bad in bad_names:
         with pytest.raises(InvalidArgument):
             get_link(nl, bad)
     with pytest.raises(InvalidArgument):
