@@ -29,6 +29,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extra="${1:-}"
 .venv/bin/pip install -q --disable-pip-version-check -e ".${extra}"
+# The venv's own setuptools (ensurepip puts it there) is not needed: pip builds dockline in an
+# isolated environment. Its distutils-precedence.pth imports a module at every interpreter start,
+# ~0.5-1 ms of every dockline command (issue 3).
+if [ -e .venv/lib/python3*/site-packages/distutils-precedence.pth ]; then
+  .venv/bin/pip uninstall -y -q --disable-pip-version-check setuptools
+fi
 # Compile the bytecode now: with PYTHONDONTWRITEBYTECODE set, every CLI start would otherwise
 # recompile every module (tens of ms).
 .venv/bin/python -m compileall -q src >/dev/null
