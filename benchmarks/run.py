@@ -1,6 +1,6 @@
 """dockline's benchmark suite, one command: dockline and its anchors in the same run.
 
-    .venv/bin/python benchmarks/run.py            # as root; full run, ~3.5 minutes
+    .venv/bin/python benchmarks/run.py            # as root; full run, ~4.5 minutes
     .venv/bin/python benchmarks/run.py --quick    # as root; the CI version, ~15 s
 
 Prints a table (p50, p95, ratio against the anchor, targets met or not) and writes
