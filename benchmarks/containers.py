@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+import time
 from pathlib import Path
 
 from benchmarks.attach import dockline_env
@@ -261,6 +262,9 @@ def _monitors(outcome: EngineOutcome, count: int) -> None:
     names = [f"dlbench-m{i}-{os.getpid()}" for i in range(count)]
     try:
         pids = [outcome.runtime.start_detached(n) for n in names]
+        # Read at the monitors' steady state: dockline's execs its waiter just after `run -d`
+        # returns (see dockline.runtime.waiter), and the others may settle too.
+        time.sleep(1.0)
         for pid in pids:
             rss, pss = rss_of(pid)
             outcome.rss.append(rss)

@@ -279,4 +279,9 @@ if __name__ == "__main__":
     commands = {
         "growth": growth, "cli": cli, "attach": attach, "datapath": datapath, "rules": rules,
     }  # fmt: skip
-    commands[sys.argv[1] if len(sys.argv) > 1 else "cli"]()
+    name = sys.argv[1] if len(sys.argv) > 1 else "cli"
+    if name in ("-h", "--help"):
+        sys.exit(print(__doc__.split("\n\n")[1]))
+    if name not in commands:
+        sys.exit(f"diagnose.py: unknown command {name!r} (one of: {', '.join(commands)})")
+    commands[name]()

@@ -181,6 +181,26 @@ def test_stop_cleans_up_when_the_monitor_was_killed(dl: Dockline) -> None:
     assert dl.network()["Containers"] == {}
 
 
+def test_the_monitor_waits_as_a_bare_interpreter_and_forwards_signals(dl: Dockline) -> None:
+    script = "trap 'exit 42' USR1; echo ready; while :; do sleep 0.1; done"
+    dl("run", "-d", "--name", "box", "--", "sh", "-c", script)
+    pid = dl.inspect("box")["State"]["Pid"]
+    monitor = _parent(pid)
+    # exec'd into waiter.py: no site, no environment, nothing held but stdio (the log)
+    with open(f"/proc/{monitor}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    assert argv[1:3] == [b"-I", b"-S"]
+    assert argv[3].endswith(b"/dockline/runtime/waiter.py")
+    assert sorted(os.listdir(f"/proc/{monitor}/fd"), key=int) == ["0", "1", "2"]
+    wait_until(lambda: "ready" in dl("logs", "box").stdout, what="the trap to be set")
+    os.kill(monitor, signal.SIGUSR1)
+    wait_until(lambda: not os.path.exists(f"/proc/{monitor}"), what="the monitor's teardown")
+    state = dl.inspect("box")["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 42)
+    assert dl.network()["Containers"] == {}
+    assert not [n for n in os.listdir("/run/netns") if n.startswith("dockline-")]
+
+
 def test_gc_removes_unrecorded_veths_on_our_bridge_only(dl: Dockline) -> None:
     dl("network", "ls")
     dl.ns.run("ip", "link", "add", "vethdead001", "type", "veth", "peer", "name", "p1")

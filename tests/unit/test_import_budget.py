@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 HOT_PATH = (
     "from dockline.cli.main import parse_command_line\n"
@@ -70,3 +71,33 @@ def test_hot_path_imports_nothing_heavy() -> None:
 def test_hot_path_module_count_within_budget() -> None:
     modules = imported_modules()
     assert len(modules) <= MODULE_BUDGET, f"{len(modules)} modules: {modules}"
+
+
+# The monitor of every running container waits as `python -I -S waiter.py` (see
+# dockline.runtime.waiter): any module it imports is memory held per container.
+WAITER_DIR = Path(__file__).resolve().parents[2] / "src" / "dockline" / "runtime"
+
+
+def modules_after_start(code: str) -> set[str]:
+    """Modules `code` imports beyond what the interpreter loads at start, as the waiter runs."""
+
+    def imported(source: str) -> set[str]:
+        argv = [sys.executable, "-I", "-S", "-X", "importtime", "-c", source]
+        proc = subprocess.run(argv, capture_output=True, text=True, check=True)
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+        return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+
+    return imported(code) - imported("pass")
+
+
+def test_the_waiter_imports_nothing_but_itself() -> None:
+    # run as a script, its directory is sys.path[0]: the same as importing it from there
+    code = f"import sys; sys.path.insert(0, {str(WAITER_DIR)!r}); import waiter"
+    assert modules_after_start(code) == {"waiter", "__future__"}
+
+
+def test_the_waiter_reports_a_lost_child_as_dockline_does() -> None:
+    from dockline.errors import ExitStatus
+    from dockline.runtime.waiter import NO_SUCH_CHILD
+
+    assert NO_SUCH_CHILD == ExitStatus.DOCKLINE

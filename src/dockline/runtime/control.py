@@ -19,13 +19,12 @@ from dockline.runtime.init import exit_status_for_exec_errno
 from dockline.runtime.spec import DEFAULT_PATH
 from dockline.runtime.state import is_running, process_alive
 from dockline.runtime.supervise import (
-    forward_signals,
-    reap,
     release_network,
     remove_log,
     restore_signals,
     settle_exited,
 )
+from dockline.runtime.waiter import forward_signals, reap
 
 if TYPE_CHECKING:
     from dockline.store.base import Txn

@@ -3,6 +3,8 @@
 The caller double-forks, so the monitor is adopted by init and never left a zombie of a
 long-lived caller (a test runner, a Python program using the API). The monitor reports over a
 pipe whether the container started (or why not), then waits for it and tears its network down.
+Once the container runs, the monitor execs `waiter.py`, a minimal interpreter that holds none of
+the caller's memory, and that runs the teardown (`teardown_main`) when the container exits.
 Its output, and the container's, go to a log file under the run root.
 """
 
@@ -11,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 
 from dockline.config import BridgeConfig, Paths
 from dockline.errors import DocklineError, ExitStatus
 from dockline.model import Container
 from dockline.records import TYPE_CHECKING
+from dockline.runtime import waiter
 from dockline.runtime.spec import ContainerSpec
 from dockline.runtime.state import log_path
 
@@ -83,11 +87,12 @@ def monitor_main(
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     reported = False
 
-    def started(_container: Container) -> None:
+    def started(container: Container) -> None:
         nonlocal reported
         os.write(report, b"ok")
         os.close(report)
         reported = True
+        become_waiter(paths, container)  # returns only if the exec failed: we wait here
 
     code = 0
     try:
@@ -97,11 +102,51 @@ def monitor_main(
         code = err.exit_status
         if not reported:
             os.write(report, json.dumps({"error": str(err), "status": code}).encode())
-        print(f"dockline monitor: {err}", file=__import__("sys").stderr, flush=True)
+        print(f"dockline monitor: {err}", file=sys.stderr, flush=True)
     except BaseException as err:
         code = ExitStatus.DOCKLINE
         if not reported:
             os.write(report, json.dumps({"error": repr(err), "status": code}).encode())
+    os._exit(code)
+
+
+def become_waiter(paths: Paths, container: Container) -> None:
+    """Exec `waiter.py` for the rest of the container's life (~6 MiB less per running container).
+
+    The forwarded signals are blocked across the exec, so none is lost before the waiter has its
+    handlers. If the exec fails they are unblocked and the caller waits in this process instead.
+    """
+    script = os.path.abspath(waiter.__file__)
+    argv = [sys.executable, "-I", "-S", script, str(container.pid), container.id]
+    argv += [paths.root, paths.run_root, paths.config, paths.netns_dir]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.pthread_sigmask(signal.SIG_BLOCK, waiter.FORWARDED_SIGNALS)
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as err:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, waiter.FORWARDED_SIGNALS)
+        print(f"dockline monitor: cannot exec {script}: {err}", file=sys.stderr, flush=True)
+
+
+def teardown_main(args: list[str], status: int) -> NoReturn:
+    """The waiter's end: the container exited with `status`; its network goes, its record is
+    updated (or removed, with --rm). Never returns."""
+    from dockline.engine import Engine
+    from dockline.runtime.supervise import finish
+
+    container_id, root, run_root, config, netns_dir = args
+    paths = Paths(root=root, run_root=run_root, config=config, netns_dir=netns_dir)
+    code = 0
+    try:
+        with Engine(paths) as engine:
+            finish(engine, container_id, status)
+    except DocklineError as err:
+        code = err.exit_status
+        print(f"dockline monitor: {err}", file=sys.stderr, flush=True)
+    except BaseException as err:
+        code = ExitStatus.DOCKLINE
+        print(f"dockline monitor: teardown failed: {err!r}", file=sys.stderr, flush=True)
     os._exit(code)
 
 

@@ -31,19 +31,10 @@ from dockline.rollback import Rollback
 from dockline.runtime.init import GO, READY, ChildPipes, child_main, exit_status_for_exec_errno
 from dockline.runtime.spec import ContainerSpec
 from dockline.runtime.state import is_running, log_path, sandbox_link_name
+from dockline.runtime.waiter import forward_signals, reap
 
 if TYPE_CHECKING:
     from dockline.store.base import Txn
-
-FORWARDED_SIGNALS = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGWINCH,
-)
 
 
 class Child(Record):
@@ -60,6 +51,8 @@ def supervise(
     """Run the container to its end; returns its exit status (Docker's: 128+N for signal N).
 
     Signals are forwarded from before "go", so none sent once the command runs is lost.
+    `on_started` may exec and never return: the `-d` monitor becomes its waiter that way
+    (`monitor.become_waiter`), which then reaps the child and runs `finish` itself.
     """
     container, child = prepare(engine, spec)
     previous = forward_signals(child.pid)
@@ -67,7 +60,7 @@ def supervise(
         release(child, engine, container)
         if on_started is not None:
             on_started(container)
-        status = wait_exit(child.pid)
+        status = reap(child.pid)
     finally:
         restore_signals(previous)
     finish(engine, container.id, status)
@@ -214,30 +207,6 @@ def kill_and_reap(child: Child) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(child.pid, signal.SIGKILL)
     reap(child.pid)
-
-
-def reap(pid: int) -> int:
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return ExitStatus.DOCKLINE
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-def wait_exit(pid: int) -> int:
-    """The container's exit status: its code, or 128 + the signal that killed it."""
-    return reap(pid)
-
-
-def forward_signals(pid: int) -> dict[int, object]:
-    """Pass the signals a user sends to `run` on to the container, as `docker run` does."""
-
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-    return {int(s): signal.signal(s, forward) for s in FORWARDED_SIGNALS}
 
 
 def restore_signals(previous: dict[int, object]) -> None:
