@@ -11,14 +11,15 @@ Namespace and capability calls act on the *calling thread* only; call them from 
 owns its fate (a forked child about to exec, or one thread that restores what it changed).
 """
 
-# ctypes costs ~5 ms to import: it is imported inside the functions that need it, on purpose.
+# ctypes costs ~5 ms to import: it is imported inside the functions that need it, on purpose,
+# and the calls with only int arguments (setns, unshare) use its C module alone (`_int_function`).
 
 from __future__ import annotations
 
 import errno
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from dockline.errors import InvalidArgument, KernelError
@@ -109,6 +110,43 @@ def _call(op: str, target: str, func: str, *args: object) -> int:
     return ret
 
 
+@functools.cache
+def _int_function(name: str) -> Callable[..., int]:
+    """libc `name`, for arguments that are all C ints, through `_ctypes` (the C module) alone.
+
+    The `ctypes` package on top of it costs ~1-1.5 ms of imports here (`_endian`, `struct`, its
+    many type classes), and every `network connect` paid that for one setns. A call whose
+    arguments are all ints needs none of it: Python ints convert to C int by default, so the
+    function only needs an int return type and errno kept (what `ctypes.CDLL(None,
+    use_errno=True)` gives).
+    """
+    import _ctypes
+
+    class Int(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_int (not generic at run time)
+        _type_ = "i"
+
+    class IntFunction(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = Int
+
+    class Libc:  # all CFuncPtr((name, library)) reads of a library: its dlopen handle
+        _handle = _ctypes.dlopen(None)  # type: ignore[arg-type]  # NULL: the process's symbols
+
+    # typeshed knows only CDLL here; C reads nothing but `_handle`
+    function: Callable[..., int] = IntFunction((name, Libc))  # type: ignore[arg-type]
+    return function
+
+
+def _call_int(op: str, target: str, func: str, *args: int) -> int:
+    """`_call` for a libc function whose arguments are all C ints (see `_int_function`)."""
+    ret = _int_function(func)(*args)
+    if ret == -1:
+        import _ctypes
+
+        raise KernelError(op, target, _ctypes.get_errno())
+    return ret
+
+
 def _cstr(value: str | None) -> ctypes.c_char_p:
     import ctypes
 
@@ -126,16 +164,12 @@ def _prctl(op: str, option: int, arg2: int = 0) -> None:
 
 def unshare(flags: int) -> None:
     """Move the calling thread into new namespaces of the kinds in `flags`."""
-    import ctypes
-
-    _call("unshare", hex(flags), "unshare", ctypes.c_int(flags))
+    _call_int("unshare", hex(flags), "unshare", flags)
 
 
 def setns(fd: int, nstype: int = 0) -> None:
     """Move the calling thread into the namespace open at `fd` (nstype 0: any kind)."""
-    import ctypes
-
-    _call("setns", f"fd {fd}", "setns", ctypes.c_int(fd), ctypes.c_int(nstype))
+    _call_int("setns", f"fd {fd}", "setns", fd, nstype)
 
 
 def mount(
