@@ -244,7 +244,7 @@ class Engine:
     ) -> Endpoint:
         """Attach inside a caller's transaction and undo stack (used by `connect` and `run`)."""
         network, new = get_network(txn, self.host, network_name, undo)
-        if find_endpoint(txn.endpoints_in_netns(network.id, ref.dev, ref.ino), ref) is not None:
+        if find_endpoint(txn.endpoints_of_target(network.id, ref), ref) is not None:
             raise Conflict(
                 f"network namespace {ref.path} is already connected to network {network.name}"
             )
@@ -294,7 +294,7 @@ class Engine:
             found = txn.get_network(network)
             if found is None:
                 raise NotFound("network", network)
-            endpoint = find_endpoint(txn.list_endpoints(network_id=found.id), ref)
+            endpoint = find_endpoint(txn.endpoints_of_target(found.id, ref), ref)
             if endpoint is None:
                 raise NotFound("endpoint", f"{ref.path} on network {found.name}")
             failures = self.detach(txn, [endpoint])

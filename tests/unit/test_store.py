@@ -206,6 +206,39 @@ def test_endpoint_round_trip(with_network: SqliteStore) -> None:
         assert txn.list_endpoints(network_id="other") == []
 
 
+def test_containers_joined_to(store: SqliteStore) -> None:
+    web = make_container("w" * 64, "web")
+    side = make_container("s1", "side", net_mode=NetMode("container", "w" * 64), created=2.0)
+    other = make_container("s2", "other", net_mode=NetMode("container", "x" * 64))
+    named = make_container("s3", "named", net_mode=NetMode("bridge", "w" * 64))  # a network
+    with store.transaction() as txn:
+        for container in (web, side, other, named):
+            txn.put_container(container)
+    with store.transaction() as txn:
+        assert txn.containers_joined_to("w" * 64) == [side]
+        assert txn.containers_joined_to("s1") == []
+
+
+def test_endpoints_of_target_by_identity_then_pid_then_path(with_network: SqliteStore) -> None:
+    by_pid = make_endpoint("e1", "veth1111111")  # /proc/123/ns/net, dev 4, ino 4026532281
+    by_path = make_endpoint("e2", "veth2222222", netns=NetnsRef("/run/netns/x", dev=4, ino=7))
+    with with_network.transaction() as txn:
+        txn.put_network(make_network("b" * 64, "other", bridge="dockline1"))
+        txn.put_endpoint(by_pid)
+        txn.put_endpoint(by_path)
+        txn.put_endpoint(make_endpoint("e3", "veth3333333", network_id="b" * 64))
+    with with_network.transaction() as txn:
+        find = txn.endpoints_of_target
+        # a live namespace: by its identity alone (pid and path are left to the caller)
+        assert find(NET_ID, NetnsRef("/somewhere/else", dev=4, ino=4026532281)) == [by_pid]
+        assert find(NET_ID, NetnsRef("/run/netns/x", dev=4, ino=8)) == []
+        # a dead one: by the pid it was connected with, else by its path
+        assert find(NET_ID, NetnsRef("/proc/123/ns/net", dev=0, ino=0, pid=123)) == [by_pid]
+        assert find(NET_ID, NetnsRef("/proc/124/ns/net", dev=0, ino=0, pid=124)) == []
+        assert find(NET_ID, NetnsRef("/run/netns/x", dev=0, ino=0)) == [by_path]
+        assert find("b" * 64, NetnsRef("/run/netns/x", dev=0, ino=0)) == []
+
+
 def test_put_replaces_by_id(store: SqliteStore) -> None:
     with store.transaction() as txn:
         txn.put_network(make_network())

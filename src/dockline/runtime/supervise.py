@@ -245,12 +245,7 @@ def release_network(engine: Engine, txn: Txn, container: Container) -> list[Base
     """
     endpoints = txn.list_endpoints(container_id=container.id)
     joined = [
-        c
-        for c in txn.list_containers()
-        if c.net_mode.kind == "container"
-        and c.id != container.id
-        and is_running(c)
-        and c.net_mode.target == container.id
+        c for c in txn.containers_joined_to(container.id) if c.id != container.id and is_running(c)
     ]
     failures = engine.detach(txn, endpoints, delete_veths=bool(joined))
     if container.sandbox_key:

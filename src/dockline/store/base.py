@@ -11,7 +11,7 @@ Lookups return None for "absent"; writes raise `Conflict` where uniqueness would
 
 from __future__ import annotations
 
-from dockline.model import Container, Endpoint, IPAddress, Network
+from dockline.model import Container, Endpoint, IPAddress, NetnsRef, Network
 from dockline.records import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -41,6 +41,11 @@ class Txn(Protocol):
 
     def list_containers(self) -> list[Container]: ...
 
+    def containers_joined_to(self, container_id: str) -> list[Container]:
+        """Containers recorded with `--net=container:<container_id>` (the full ID), without
+        reading every container (~11 ms at 1,000, per container that exits)."""
+        ...
+
     def put_container(self, container: Container) -> None:
         """Insert or replace by ID; Conflict if another container has that name."""
         ...
@@ -54,8 +59,13 @@ class Txn(Protocol):
         self, *, network_id: str | None = None, container_id: str | None = None
     ) -> list[Endpoint]: ...
 
-    def endpoints_in_netns(self, network_id: str, dev: int, ino: int) -> list[Endpoint]:
-        """Endpoints on a network recorded for one namespace identity (an indexed lookup)."""
+    def endpoints_of_target(self, network_id: str, target: NetnsRef) -> list[Endpoint]:
+        """Endpoints on a network that may be `target`'s: those recorded for its namespace
+        identity when it has one (an indexed lookup), else for its pid, else for its path.
+
+        The caller picks among them (`engine.find_endpoint`); this only spares it reading and
+        parsing every endpoint of the network (~21 ms at 1,000, per `network disconnect`).
+        """
         ...
 
     def put_endpoint(self, endpoint: Endpoint) -> None:

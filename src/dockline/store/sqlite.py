@@ -18,7 +18,7 @@ from functools import cache
 from ipaddress import ip_address
 
 from dockline.errors import Conflict, NotFound, StoreError
-from dockline.model import Container, Endpoint, IPAddress, Network
+from dockline.model import Container, Endpoint, IPAddress, NetnsRef, Network
 from dockline.records import TYPE_CHECKING
 from dockline.store.rows import (
     container_params,
@@ -377,6 +377,14 @@ class SqliteTxn:
         rows = self._db().execute("SELECT * FROM containers ORDER BY created, name")
         return [row_to_container(r) for r in rows]
 
+    def containers_joined_to(self, container_id: str) -> list[Container]:
+        rows = self._db().execute(
+            "SELECT * FROM containers WHERE net_mode = 'container' AND net_target = ?"
+            " ORDER BY created, name",
+            (container_id,),
+        )
+        return [row_to_container(r) for r in rows]
+
     def put_container(self, container: Container) -> None:
         db = self._db()
         try:
@@ -430,14 +438,18 @@ class SqliteTxn:
         db.execute("DELETE FROM leases WHERE endpoint_id = ?", (endpoint_id,))
         db.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
 
-    # IPAM
+    def endpoints_of_target(self, network_id: str, target: NetnsRef) -> list[Endpoint]:
+        args: tuple[object, ...]
+        if target.ino:
+            where, args = "netns_dev = ? AND netns_ino = ?", (target.dev, target.ino)
+        elif target.pid is not None:
+            where, args = "netns_pid = ?", (target.pid,)
+        else:
+            where, args = "netns_path = ?", (target.path,)
+        sql = f"SELECT * FROM endpoints WHERE network_id = ? AND {where}"
+        return [row_to_endpoint(r) for r in self._db().execute(sql, (network_id, *args))]
 
-    def endpoints_in_netns(self, network_id: str, dev: int, ino: int) -> list[Endpoint]:
-        rows = self._db().execute(
-            "SELECT * FROM endpoints WHERE network_id = ? AND netns_dev = ? AND netns_ino = ?",
-            (network_id, dev, ino),
-        )
-        return [row_to_endpoint(r) for r in rows]
+    # IPAM
 
     def is_leased(self, network_id: str, address: IPAddress) -> bool:
         row = (
