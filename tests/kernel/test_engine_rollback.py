@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from engine_lab import Lab, Lone, open_engine
 
 from dockline import api
 from dockline.errors import Conflict, DocklineError, InvalidArgument, KernelError
+from dockline.runtime.state import log_path
 from dockline.store.sqlite import SqliteStore, SqliteTxn
 from nslab import wait_until
 
@@ -362,3 +364,23 @@ def test_exec_failure_leaves_no_network(lab: Lab, ids: list[str], forks: Forks) 
     assert int(caught.value.exit_status) == 127
     assert_run_left_nothing(lab, ids, forks, store_before)
     assert lab.count("containers") == 0
+
+
+def test_a_monitor_that_cannot_exec_its_waiter_waits_itself(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor execs a bare interpreter to wait (runtime/waiter.py); if that exec fails,
+    it waits in its own process and tears the container down all the same."""
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")  # inherited by the fork
+    container = api.run(lab.engine, ["sleep", "0.5"], name="fallback")
+    assert container.state == "running" and container.monitor_pid is not None
+    # the monitor leaves once its teardown is committed (`inspect` says "exited" earlier:
+    # from the moment the container's process is gone)
+    monitor = f"/proc/{container.monitor_pid}"
+    wait_until(lambda: not os.path.exists(monitor), what="the monitor's teardown")
+    state = api.inspect_container(lab.engine, "fallback")["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 0)
+    assert lab.count("endpoints") == 0 and lab.count("leases") == 0
+    log = log_path(lab.engine.paths, container.id)
+    with open(log) as f:
+        assert "cannot exec" in f.read()

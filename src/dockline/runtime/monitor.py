@@ -102,7 +102,7 @@ def monitor_main(
         code = err.exit_status
         if not reported:
             os.write(report, json.dumps({"error": str(err), "status": code}).encode())
-        print(f"dockline monitor: {err}", file=sys.stderr, flush=True)
+        log_line(str(err))
     except BaseException as err:
         code = ExitStatus.DOCKLINE
         if not reported:
@@ -119,14 +119,12 @@ def become_waiter(paths: Paths, container: Container) -> None:
     script = os.path.abspath(waiter.__file__)
     argv = [sys.executable, "-I", "-S", script, str(container.pid), container.id]
     argv += [paths.root, paths.run_root, paths.config, paths.netns_dir]
-    sys.stdout.flush()
-    sys.stderr.flush()
     signal.pthread_sigmask(signal.SIG_BLOCK, waiter.FORWARDED_SIGNALS)
     try:
         os.execv(sys.executable, argv)
     except OSError as err:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, waiter.FORWARDED_SIGNALS)
-        print(f"dockline monitor: cannot exec {script}: {err}", file=sys.stderr, flush=True)
+        log_line(f"cannot exec {script}: {err}; waiting in this process")
 
 
 def teardown_main(args: list[str], status: int) -> NoReturn:
@@ -143,11 +141,17 @@ def teardown_main(args: list[str], status: int) -> NoReturn:
             finish(engine, container_id, status)
     except DocklineError as err:
         code = err.exit_status
-        print(f"dockline monitor: {err}", file=sys.stderr, flush=True)
+        log_line(str(err))
     except BaseException as err:
         code = ExitStatus.DOCKLINE
-        print(f"dockline monitor: teardown failed: {err!r}", file=sys.stderr, flush=True)
+        log_line(f"teardown failed: {err!r}")
     os._exit(code)
+
+
+def log_line(message: str) -> None:
+    """One line to the container's log, by fd: a monitor forked from an API caller inherits
+    its `sys.stderr`, which may be anything (pytest's capture, a logger), not the log on fd 2."""
+    os.write(2, f"dockline monitor: {message}\n".encode(errors="replace"))
 
 
 def redirect_stdio(log: int) -> None:
