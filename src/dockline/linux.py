@@ -102,11 +102,17 @@ def _libc() -> ctypes.CDLL:
 
 def _call(op: str, target: str, func: str, *args: object) -> int:
     """Call libc `func`; raise KernelError(op, target, errno) when it returns -1."""
-    import ctypes
-
     ret: int = getattr(_libc(), func)(*args)
+    return _checked(op, target, ret)
+
+
+def _checked(op: str, target: str, ret: int) -> int:
+    """`ret`, unless it is -1: then KernelError with the errno that ctypes kept for the call
+    (both ways of calling libc here keep it: `use_errno` / FUNCFLAG_USE_ERRNO)."""
     if ret == -1:
-        raise KernelError(op, target, ctypes.get_errno())
+        import _ctypes  # ctypes.get_errno is this very function
+
+        raise KernelError(op, target, _ctypes.get_errno())
     return ret
 
 
@@ -139,12 +145,7 @@ def _int_function(name: str) -> Callable[..., int]:
 
 def _call_int(op: str, target: str, func: str, *args: int) -> int:
     """`_call` for a libc function whose arguments are all C ints (see `_int_function`)."""
-    ret = _int_function(func)(*args)
-    if ret == -1:
-        import _ctypes
-
-        raise KernelError(op, target, _ctypes.get_errno())
-    return ret
+    return _checked(op, target, _int_function(func)(*args))
 
 
 def _cstr(value: str | None) -> ctypes.c_char_p:
