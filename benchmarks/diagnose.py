@@ -42,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.attach import dockline_env, engine_in
-from benchmarks.lab import BIN, Lab, compile_bytecode, spawn
+from benchmarks.lab import BIN, Lab, compile_bytecode, spawn, stop_on_signals, sweep_stale
 from benchmarks.stats import percentile
 
 VARIANTS = ("as is", "announce every attach")
@@ -284,4 +284,6 @@ if __name__ == "__main__":
         sys.exit(print(__doc__.split("\n\n")[1]))
     if name not in commands:
         sys.exit(f"diagnose.py: unknown command {name!r} (one of: {', '.join(commands)})")
+    stop_on_signals()
+    sweep_stale()
     commands[name]()

@@ -5,6 +5,12 @@ namespaces (dockline's `create_netns`), holder processes (`unshare --net`), daem
 directory and the mounts under it. `close()` removes all of it in reverse order, going on past
 errors, and `leftovers()` is the independent check that nothing named `dlbench-` survived.
 
+A run that is stopped still cleans up: `stop_on_signals()` turns SIGTERM and SIGHUP into
+SystemExit (SIGINT is KeyboardInterrupt already), so the lab unwinds, and a signal that arrives
+while it unwinds waits until it is done. A run killed outright (SIGKILL) cannot; its holders die
+with it (parent-death signal), and the next run's `sweep_stale()` removes the rest: each lab's
+directory names the process that made it, and a lab whose process is gone is swept.
+
 Nothing here touches the machine's own namespace: every link, route and rule is made inside a
 namespace the lab created.
 """
@@ -19,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +35,10 @@ from typing import Protocol
 from dockline import netns
 
 PREFIX = "dlbench-"
-HOLDER_NAME = "dlbench-holder"  # argv[0] of holder processes, so leftovers() can find them
+HOLDER = "holder"  # argv[0] of holder processes is `dlbench-<tag>-holder`
+HOLDERS_FILE = "holders"  # in a lab's directory: the pid of each holder, a line each
+OWNER_FILE = "owner"  # in a lab's directory: "<pid> <start time>" of the process that made it
+STALE_AFTER_S = 60.0  # a lab directory with no owner file yet is young, not stale, before this
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin: dockline's console scripts live there
 NETNS_DIR = "/run/netns"
@@ -147,6 +157,7 @@ class Lab:
     def __init__(self) -> None:
         self.tag = secrets.token_hex(3)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{self.tag}-"))
+        (self.tmp / OWNER_FILE).write_text(_owner_mark(os.getpid()) or "")
         self._undo: list[tuple[str, Callable[[], object]]] = []
         self._count = 0
         absent = [d for d in STRAY_DIRS if not os.path.lexists(d)]
@@ -199,9 +210,13 @@ class Lab:
         the `--pid` paths. Returns their pids once every one has its own namespace."""
         procs: list[subprocess.Popen[bytes]] = []
         self.defer("stop holders", lambda: _stop_all(procs))
-        script = f"exec -a {HOLDER_NAME} sleep 3600"
-        for _ in range(count):
-            procs.append(subprocess.Popen(["unshare", "--net", "--", "bash", "-c", script]))
+        script = f"exec -a {PREFIX}{self.tag}-{HOLDER} sleep 3600"
+        # Killed with us if we are killed outright: the parent-death signal survives the execs.
+        argv = ["unshare", "--net", "--", "setpriv", "--pdeathsig", "KILL", "bash", "-c", script]
+        with open(self.tmp / HOLDERS_FILE, "a") as pids:  # for the sweep: their --pid links
+            for _ in range(count):
+                procs.append(subprocess.Popen(argv))
+                pids.write(f"{procs[-1].pid}\n")
         wait_until(lambda: all(_is_holder(p.pid) for p in procs), 30, "holder processes")
         return [p.pid for p in procs]
 
@@ -239,14 +254,54 @@ class Lab:
 
     def _unwind(self, mark: int) -> None:
         errors = []
-        while len(self._undo) > mark:
-            what, fn = self._undo.pop()
-            try:
-                fn()
-            except Exception as err:
-                errors.append(f"{what}: {err}")
+        with _signals_deferred():
+            while len(self._undo) > mark:
+                what, fn = self._undo.pop()
+                try:
+                    fn()
+                except Exception as err:
+                    errors.append(f"{what}: {err}")
         if errors:
             print("clean-up errors:\n  " + "\n  ".join(errors), file=sys.stderr)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM and SIGHUP end the run as SIGINT does (an exception), so that a run stopped
+    by `timeout`, by CI or by a closed terminal unwinds its lab instead of dying in place."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP while the block runs, then deliver the first one that came.
+
+    A handler that only records, not a blocked signal mask: processes started by the clean-up
+    (ip, daemons' stop commands) would inherit a blocked mask across exec.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and only it receives signals)
+        return
+    held: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        held.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def _remove_dirs(paths: list[str]) -> None:
@@ -266,8 +321,127 @@ def _delete_all(paths: list[str]) -> None:
 def _is_holder(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().startswith(HOLDER_NAME.encode())
+            argv0 = f.read().split(b"\0", 1)[0]
     except OSError:
+        return False
+    return argv0.startswith(PREFIX.encode()) and argv0.endswith(HOLDER.encode())
+
+
+def _owner_mark(pid: int) -> str | None:
+    """ "<pid> <start time>" of a live process (the start time tells a reused pid apart)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return f"{pid} {fields[19]}"  # field 22 of stat; [0] here is field 3
+
+
+def _is_stale(lab_dir: str) -> bool:
+    """A lab directory whose run is gone: its owner is dead or its pid now someone else's."""
+    try:
+        with open(f"{lab_dir}/{OWNER_FILE}") as f:
+            mark = f.read().strip()
+    except FileNotFoundError:  # being made right now, or by a run from before owner files
+        try:
+            return time.time() - os.stat(lab_dir).st_mtime > STALE_AFTER_S
+        except FileNotFoundError:
+            return False
+    pid = mark.split()[0] if mark else ""
+    return not pid.isdigit() or _owner_mark(int(pid)) != mark
+
+
+def sweep_stale() -> list[str]:
+    """Remove what runs killed outright left behind; returns what was removed, one line each.
+
+    For each lab directory in /tmp whose run is gone: kill the processes in its namespaces or
+    naming it, unmount and delete its namespaces (`/run/netns/dlbench-<tag>-*` and any under the
+    directory), then remove the directory. A live run's lab is never touched.
+    """
+    tmp = tempfile.gettempdir()
+    removed: list[str] = []
+    for name in sorted(_listdir(tmp)):
+        lab_dir = f"{tmp}/{name}"
+        if name.startswith(PREFIX) and os.path.isdir(lab_dir) and _is_stale(lab_dir):
+            tag = name[len(PREFIX) :].split("-", 1)[0]
+            removed += _sweep_lab(f"{PREFIX}{tag}-", lab_dir)
+    return removed
+
+
+def _sweep_lab(prefix: str, lab_dir: str) -> list[str]:
+    netns_prefix = f"{NETNS_DIR}/{prefix}"
+    mounts = [m for m in _nsfs_mounts() if m[0].startswith((netns_prefix, lab_dir + "/"))]
+    namespaces = {ns for _point, ns in mounts}
+    removed = [f"process {p}" for p in _kill_members(namespaces, (prefix, lab_dir))]
+    for point, _ns in sorted(mounts, key=lambda m: len(m[0]), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+        removed.append(f"mount {point}")
+    for name in _listdir(NETNS_DIR):
+        if name.startswith(prefix):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{NETNS_DIR}/{name}")
+    removed += _remove_pid_links(f"{lab_dir}/{HOLDERS_FILE}")
+    unmount_under(Path(lab_dir))
+    shutil.rmtree(lab_dir, ignore_errors=True)
+    return [*removed, f"dir {lab_dir}"]
+
+
+def _remove_pid_links(holders_file: str) -> list[str]:
+    """The `/run/netns/<pid>` links that `--pid` attaches made to the lab's holders, once the
+    holders are gone (a link to a dead pid would point at whatever process gets it next)."""
+    try:
+        with open(holders_file) as f:
+            pids = [line.strip() for line in f if line.strip().isdigit()]
+    except FileNotFoundError:
+        return []
+    removed = []
+    for pid in pids:
+        link = f"{NETNS_DIR}/{pid}"
+        ours = os.path.islink(link) and os.readlink(link) == f"/proc/{pid}/ns/net"
+        if ours and not _alive(int(pid)):
+            os.unlink(link)
+            removed.append(f"link {link}")
+    return removed
+
+
+def _nsfs_mounts() -> list[tuple[str, str]]:
+    """(mount point, "net:[inode]") of every network namespace bind mount we can see."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[3].startswith("net:["):
+                found.append((fields[4].replace("\\040", " "), fields[3]))
+    return found
+
+
+def _kill_members(namespaces: set[str], markers: tuple[str, ...]) -> list[int]:
+    """SIGKILL every process in one of `namespaces` or whose command line has a marker; wait
+    until they are gone (their parent, or init, reaps them)."""
+    killed = []
+    for pid in filter(str.isdigit, _listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            ns = os.readlink(f"/proc/{pid}/ns/net")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if ns in namespaces or any(marker in cmdline for marker in markers):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+    wait_until(lambda: not any(_alive(p) for p in killed), 20, "killed processes to go")
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    """Running, not just a zombie waiting for its parent."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return False
 
 

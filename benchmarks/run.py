@@ -6,7 +6,8 @@
 Prints a table (p50, p95, ratio against the anchor, targets met or not) and writes
 `OUT/results.json`, `OUT/table.txt` and the SVG chart (`docs/benchmarks.svg` for a full run,
 `OUT/benchmarks.svg` for --quick). Everything runs in throwaway network namespaces named
-`dlbench-*`, removed at the end even on failure; the run fails if anything is left behind.
+`dlbench-*`, removed at the end even on failure or SIGTERM (and, after a SIGKILL, by the next
+run); the run fails if anything is left behind.
 See docs/BENCHMARKS.md for what each row means.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from benchmarks import anchors, attach, bulk, containers, datapath, report
-from benchmarks.lab import REPO, Lab, compile_bytecode, leftovers
+from benchmarks.lab import REPO, Lab, compile_bytecode, leftovers, stop_on_signals, sweep_stale
 from benchmarks.stats import Row, percentile
 
 SECTIONS = ("attach", "bulk", "run", "datapath")
@@ -247,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("benchmarks/run.py needs root (network namespaces)", file=sys.stderr)
         return 2
+    stop_on_signals()
+    swept = sweep_stale()
+    if swept:
+        print("removed what killed runs left:\n  " + "\n  ".join(swept), file=sys.stderr)
     settings = QUICK if args.quick else FULL
     sections = [x for x in args.sections.split(",") if x]
     progress = Progress()

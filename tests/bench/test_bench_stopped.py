@@ -1,0 +1,101 @@
+"""A benchmark run that is stopped midway leaves nothing behind: on SIGTERM it unwinds its lab
+itself; killed outright (SIGKILL) its holders die with it and the next run sweeps the rest.
+
+Each test starts a real `benchmarks/run.py --quick` and stops it once its attach section has
+namespaces and holder processes, then checks from the outside (`leftovers()`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nslab import wait_until
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.lab import NETNS_DIR, PREFIX, REPO, leftovers, sweep_stale
+from benchmarks.run import QUICK
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
+
+
+def holders() -> list[int]:
+    """Pids of benchmark holder processes (argv[0] `dlbench-<tag>-holder`)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        if argv0.startswith(PREFIX) and argv0.endswith("-holder"):
+            found.append(int(pid))
+    return found
+
+
+@pytest.fixture
+def midway(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A quick run of the attach section, once it has namespaces and holders; killed and swept
+    afterwards whatever the test did."""
+    assert leftovers() == [], "a run's leftovers were here before the test"
+    argv = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--no-install"]
+    argv += ["--sections", "attach", "--out", str(tmp_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # All of them: a holder forked just before its parent dies outright has no parent-death
+        # signal yet (the sweep still finds it by name, but this test checks the signal).
+        count = QUICK.containers + 1
+        wait_until(
+            lambda: len(holders()) >= count or proc.poll() is not None, 120, "the run's holders"
+        )
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        assert any(n.startswith(PREFIX) for n in os.listdir(NETNS_DIR))
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+        sweep_stale()
+
+
+def test_sigterm_unwinds_the_lab(midway: subprocess.Popen[bytes]) -> None:
+    midway.send_signal(signal.SIGTERM)
+    assert midway.wait(timeout=120) == 128 + signal.SIGTERM
+    assert leftovers() == []
+
+
+def test_after_sigkill_holders_die_and_the_next_run_sweeps_the_rest(
+    midway: subprocess.Popen[bytes],
+) -> None:
+    pids = holders()
+    linked = lambda: any(os.path.islink(f"{NETNS_DIR}/{p}") for p in pids)  # noqa: E731
+    wait_until(linked, 60, "a `--pid` attach's link to a holder")
+    midway.kill()
+    midway.wait()
+    wait_until(lambda: not holders(), 20, "holders to die with their parent")
+    left = leftovers()
+    assert any(x.startswith("netns ") for x in left) and any(x.startswith("dir ") for x in left)
+    removed = sweep_stale()
+    assert any(x.startswith("dir ") for x in removed), removed
+    assert leftovers() == []
+    # the `--pid` attaches' links to the holders, made in the machine's /run/netns
+    assert [p for p in pids if os.path.lexists(f"{NETNS_DIR}/{p}")] == []
+
+
+def test_sweep_leaves_a_live_runs_lab_alone(midway: subprocess.Popen[bytes]) -> None:
+    lab_dirs = [x for x in leftovers() if x.startswith("dir ")]
+    assert lab_dirs
+    assert sweep_stale() == []
+    time.sleep(0.2)
+    assert midway.poll() is None
+    assert set(lab_dirs) <= set(leftovers())
