@@ -35,6 +35,9 @@ def assert_attached(lab: Lab, ns: TestNetns, ip: str, *, ifname: str = "eth0") -
     host_end = lab.link(endpoint.host_ifname)
     assert host_end is not None and host_end["master"] == "dockline0"
     assert "UP" in host_end["flags"]
+    # IPv4-only network: no IPv6 link-local address in the container
+    [peer] = ns.ip_json("-d", "link", "show", "dev", ifname)
+    assert peer["inet6_addr_gen_mode"] == "none"
     assert lab.ipv4(ns, ifname) == [f"{ip}/16"]
     routes = ns.ip_json("route", "show", "default")
     assert [(r["gateway"], r["dev"]) for r in routes] == [("172.17.0.1", ifname)]

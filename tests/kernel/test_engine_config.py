@@ -140,15 +140,17 @@ def test_default_gateway_routes_and_is_never_handed_out(make_lab: MakeLab, via: 
 
 
 @VIA
-def test_mtu_on_the_bridge_and_both_veth_ends(make_lab: MakeLab, via: str) -> None:
-    lab = make_lab(BridgeConfig(mtu=1400), via=via)
+@pytest.mark.parametrize("mtu", [1400, 1000], ids=["1400", "below-ipv6-minimum"])
+def test_mtu_on_the_bridge_and_both_veth_ends(make_lab: MakeLab, via: str, mtu: int) -> None:
+    """Also below 1280, where links have no IPv6 at all (and refuse IPv6 settings)."""
+    lab = make_lab(BridgeConfig(mtu=mtu), via=via)
     ns = lab.container_ns()
     endpoint = lab.engine.connect(netns_path=ns.path)
-    assert lab.must_link("dockline0")["mtu"] == 1400
-    assert lab.must_link(endpoint.host_ifname)["mtu"] == 1400
+    assert lab.must_link("dockline0")["mtu"] == mtu
+    assert lab.must_link(endpoint.host_ifname)["mtu"] == mtu
     [eth0] = ns.ip_json("link", "show", "dev", "eth0")
-    assert eth0["mtu"] == 1400
-    assert lab.engine.network().mtu == 1400
+    assert eth0["mtu"] == mtu and "UP" in eth0["flags"]
+    assert lab.engine.network().mtu == mtu
 
 
 # -- bridge: an existing bridge, used as it is ---------------------------------------------------

@@ -209,8 +209,19 @@ def test_a_bridge_made_with_a_mac_keeps_it_as_ports_join(host_ns: TestNetns, nl:
     """Without one, a bridge takes its lowest port MAC (the control); with one, it keeps it."""
     for name, mac in (("br-fixed", "02:42:ac:11:00:01"), ("br-free", None)):
         bridge = ensure_bridge(nl, name, mac=mac)
-        host_ns.run("ip", "link", "add", f"{name}-p", "address", "02:00:00:00:00:00", "type",
-                    "veth", "peer", "name", f"{name}-q")  # fmt: skip
+        host_ns.run(
+            "ip",
+            "link",
+            "add",
+            f"{name}-p",
+            "address",
+            "02:00:00:00:00:00",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            f"{name}-q",
+        )
         host_ns.run("ip", "link", "set", f"{name}-p", "master", name)
         shown = link_json(host_ns, name)
         assert shown is not None
@@ -302,6 +313,59 @@ def test_create_veth_returns_the_peer_index_from_the_kernel_echo(
     assert here == get_link(nl, "vb").index  # type: ignore[union-attr]
 
 
+def addr_gen_mode(ns: TestNetns, name: str) -> str:
+    return str(ns.ip_json("-d", "link", "show", "dev", name)[0]["inet6_addr_gen_mode"])
+
+
+def ipv6_addresses(ns: TestNetns, name: str) -> list[str]:
+    shown: Any = ns.ip_json("-6", "addr", "show", "dev", name)  # [] when there are none
+    return [str(a["local"]) for link in shown for a in link.get("addr_info", [])]
+
+
+@pytest.mark.parametrize("link_local", [True, False], ids=["link-local", "none"])
+def test_configure_interface_ipv6_link_local_only_when_asked(
+    host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink, link_local: bool
+) -> None:
+    """`ipv6_link_local=False` (IPv4-only networks) leaves eth0 without an fe80:: address; the
+    host end, made as the kernel makes links, gets one: waiting for it gives addrconf its time."""
+    index = create_veth(nl, "vport", "eth0", peer_netns_fd=container_fd)
+    with Netlink.open(container_fd) as inside:
+        configure_interface(
+            inside,
+            "eth0",
+            addresses=[ip_interface("10.0.0.2/24")],
+            gateway=None,
+            ipv6_link_local=link_local,
+            index=index,
+        )
+    assert addr_gen_mode(container_ns, "eth0") == ("eui64" if link_local else "none")
+    wait_until(lambda: bool(ipv6_addresses(host_ns, "vport")))
+    if link_local:
+        wait_until(lambda: bool(ipv6_addresses(container_ns, "eth0")))
+    else:
+        assert ipv6_addresses(container_ns, "eth0") == []
+
+
+def test_configure_interface_below_the_ipv6_minimum_mtu(
+    host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink
+) -> None:
+    """Below 1280 bytes a link has no IPv6 at all and the kernel refuses addrgenmode on it:
+    no failure, since there is no link-local address to stop."""
+    index = create_veth(nl, "vport", "eth0", peer_netns_fd=container_fd, mtu=1000)
+    with Netlink.open(container_fd) as inside:
+        configure_interface(
+            inside,
+            "eth0",
+            addresses=[ip_interface("10.0.0.2/24")],
+            gateway=None,
+            ipv6_link_local=False,
+            index=index,
+        )
+    eth0 = link_json(container_ns, "eth0")
+    assert eth0 is not None and eth0["mtu"] == 1000 and "UP" in eth0["flags"]
+    assert container_ns.ip_json("-4", "addr", "show", "dev", "eth0")[0]["addr_info"]
+
+
 def test_create_veth_host_name_clash_leaves_nothing(
     host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink
 ) -> None:
@@ -388,8 +452,12 @@ def test_a_batch_reports_each_failure_in_place_with_one_ack(
     gone = Request(up[0].msg.replace(b"d0", b"zz"), "up", "zz")  # same length, no such link
     results = nl._submit([gone, up[0], gone, up[1], gone])
     assert [r.errno if r else None for r in results] == [
-        errno.ENODEV, None, errno.ENODEV, None, errno.ENODEV
-    ]  # fmt: skip
+        errno.ENODEV,
+        None,
+        errno.ENODEV,
+        None,
+        errno.ENODEV,
+    ]
     assert nl._submit(up) == [None, None]
     assert get_link(nl, "d1") is not None
 

@@ -20,6 +20,14 @@ _IFNAMSIZ = 16
 _EXT_MASK = m.attr_u32(m.IFLA_EXT_MASK, m.RTEXT_FILTER_SKIP_STATS)
 _MISSING = frozenset({errno.ENODEV})
 _ONE_QUEUE = m.attr_u32(m.IFLA_NUM_TX_QUEUES, 1) + m.attr_u32(m.IFLA_NUM_RX_QUEUES, 1)
+# addrgenmode none: no automatic IPv6 (link-local) address when the link gets its carrier.
+_NO_LINK_LOCAL = m.nested(
+    m.IFLA_AF_SPEC,
+    m.nested(m.AF_INET6, m.attr(m.IFLA_INET6_ADDR_GEN_MODE, bytes([m.IN6_ADDR_GEN_MODE_NONE]))),
+)
+# The kernel refuses AF_INET6 settings for a link without IPv6 (an MTU below 1280, or a kernel
+# booted with ipv6.disable=1): such a link gets no link-local address either, so that is success.
+_NO_IPV6 = frozenset({errno.EAFNOSUPPORT})
 
 
 class Link(Record):
@@ -215,6 +223,16 @@ def create_veth(
     msg = m.message(m.RTM_NEWLINK, m.NLM_F_CREATE | m.NLM_F_EXCL, body)
     echo = nl._request_echoed(Request(msg, "create veth", f"{host_name} (peer {peer_name})"))
     return None if echo is None else m.find_u32(echo, m.IFINFOMSG.size, m.IFLA_LINK)
+
+
+def no_link_local_request(index: int, name: str) -> Request:
+    """Set addrgenmode none on link `index` (called `name`), while it is down: it gets no IPv6
+    link-local address when it comes up. Success also for a link without IPv6. (Set on a link
+    that is up, it would also cost a walk of the namespace's whole IPv6 routing table: the
+    kernel announces a NETDEV_CHANGE, and IPv6 answers that on a link without carrier with
+    `rt6_sync_down_dev`.)"""
+    msg = m.message(m.RTM_SETLINK, 0, _ifinfo(index) + _NO_LINK_LOCAL)
+    return Request(msg, "set addrgenmode none", name, _NO_IPV6)
 
 
 def set_link_up(nl: Netlink, index: int) -> None:
