@@ -322,6 +322,19 @@ def ipv6_addresses(ns: TestNetns, name: str) -> list[str]:
     return [str(a["local"]) for link in shown for a in link.get("addr_info", [])]
 
 
+def configure_eth0(container_fd: int, index: int | None, **options: bool) -> None:
+    """eth0 with 10.0.0.2/24 and no gateway, configured from inside its namespace."""
+    with Netlink.open(container_fd) as inside:
+        configure_interface(
+            inside,
+            "eth0",
+            addresses=[ip_interface("10.0.0.2/24")],
+            gateway=None,
+            index=index,
+            **options,
+        )
+
+
 @pytest.mark.parametrize("link_local", [True, False], ids=["link-local", "none"])
 def test_configure_interface_ipv6_link_local_only_when_asked(
     host_ns: TestNetns, container_ns: TestNetns, container_fd: int, nl: Netlink, link_local: bool
@@ -329,15 +342,7 @@ def test_configure_interface_ipv6_link_local_only_when_asked(
     """`ipv6_link_local=False` (IPv4-only networks) leaves eth0 without an fe80:: address; the
     host end, made as the kernel makes links, gets one: waiting for it gives addrconf its time."""
     index = create_veth(nl, "vport", "eth0", peer_netns_fd=container_fd)
-    with Netlink.open(container_fd) as inside:
-        configure_interface(
-            inside,
-            "eth0",
-            addresses=[ip_interface("10.0.0.2/24")],
-            gateway=None,
-            ipv6_link_local=link_local,
-            index=index,
-        )
+    configure_eth0(container_fd, index, ipv6_link_local=link_local)
     assert addr_gen_mode(container_ns, "eth0") == ("eui64" if link_local else "none")
     wait_until(lambda: bool(ipv6_addresses(host_ns, "vport")))
     if link_local:
@@ -352,15 +357,7 @@ def test_configure_interface_below_the_ipv6_minimum_mtu(
     """Below 1280 bytes a link has no IPv6 at all and the kernel refuses addrgenmode on it:
     no failure, since there is no link-local address to stop."""
     index = create_veth(nl, "vport", "eth0", peer_netns_fd=container_fd, mtu=1000)
-    with Netlink.open(container_fd) as inside:
-        configure_interface(
-            inside,
-            "eth0",
-            addresses=[ip_interface("10.0.0.2/24")],
-            gateway=None,
-            ipv6_link_local=False,
-            index=index,
-        )
+    configure_eth0(container_fd, index, ipv6_link_local=False)
     eth0 = link_json(container_ns, "eth0")
     assert eth0 is not None and eth0["mtu"] == 1000 and "UP" in eth0["flags"]
     assert container_ns.ip_json("-4", "addr", "show", "dev", "eth0")[0]["addr_info"]
@@ -586,16 +583,7 @@ def test_configure_interface_announces_only_when_asked(
     host_ns.run("ip", "addr", "add", "10.0.0.1/24", "dev", "p0")
     stale = "02:00:00:00:00:99"
     host_ns.run("ip", "neigh", "add", "10.0.0.2", "lladdr", stale, "dev", "p0", "nud", "stale")
-    with Netlink.open(container_fd) as inside:
-        configure_interface(
-            inside,
-            "eth0",
-            addresses=[ip_interface("10.0.0.2/24")],
-            gateway=None,
-            announce=announce,
-            ipv6_link_local=False,
-            index=index,
-        )
+    configure_eth0(container_fd, index, announce=announce, ipv6_link_local=False)
 
     def cached() -> str:
         return str(host_ns.ip_json("neigh", "show", "10.0.0.2")[0]["lladdr"])
@@ -612,14 +600,7 @@ def test_configure_interface_without_arp_notify_or_gateway(
     container_ns: TestNetns, container_fd: int, nl: Netlink
 ) -> None:
     _attach(nl, container_fd)
-    with Netlink.open(container_fd) as inside:
-        configure_interface(
-            inside,
-            "eth0",
-            addresses=[ip_interface("172.17.0.2/16")],
-            gateway=None,
-            arp_notify=False,
-        )
+    configure_eth0(container_fd, None, arp_notify=False)  # its index looked up
     assert arp_notify(container_ns) == "0"
     assert "default" not in {str(r["dst"]) for r in container_ns.ip_json("route", "show")}
 
