@@ -211,23 +211,21 @@ class Engine:
         return endpoint
 
     def check_not_host(self, ref: NetnsRef) -> None:
-        """Refuse the host's own namespace, and init's: a container is never either.
+        """Refuse the host's own namespace, and the machine's initial one: a container is never
+        in either (an engine may run in a namespace of its own, as in tests and the demo, and
+        a pid given to connect may still be a process of the machine's own network).
 
-        Both identities are read once per engine (two syscalls fewer per attach): the host's
-        is the fd the engine holds, and init does not change namespaces.
+        Both identities are read once per engine (syscalls fewer per attach): the host's is the
+        fd the engine holds, and init and the kernel's threads do not change namespaces.
         """
         if self._host_ns == (ref.dev, ref.ino):
             raise InvalidArgument("target", ref.path, "is the host's own network namespace")
-        if self._init_ns == (ref.dev, ref.ino):
-            raise InvalidArgument("target", ref.path, "is the network namespace of init (pid 1)")
+        if (ref.dev, ref.ino) in self._initial_ns:
+            raise InvalidArgument("target", ref.path, "is the machine's initial network namespace")
 
     @cached_property
-    def _init_ns(self) -> tuple[int, int] | None:
-        try:
-            init = os.stat("/proc/1/ns/net")
-        except OSError:  # hidden from us (hidepid, or a sandbox): nothing to compare
-            return None
-        return (init.st_dev, init.st_ino)
+    def _initial_ns(self) -> frozenset[tuple[int, int]]:
+        return netns.initial_netns_ids()
 
     def attach(
         self,

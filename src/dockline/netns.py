@@ -144,6 +144,39 @@ def is_alive(ref: NetnsRef) -> bool:
     return alive and linux.proc_start_time(ref.pid) == start
 
 
+def initial_netns_ids() -> frozenset[tuple[int, int]]:
+    """(dev, ino) of the machine's initial network namespace, as far as we can see it: init's
+    (pid 1) and the kernel threads' (kthreadd, pid 2 when we share the machine's pid namespace).
+
+    Kernel threads always live in the initial namespace, and their namespaces stay readable
+    where init's may not be: in a sandbox whose pid 1 we may not trace, stat() of
+    /proc/1/ns/net fails with EACCES, and a guard on init's namespace alone then guards nothing.
+    Empty when both are hidden (inside a pid namespace with hidepid, say).
+    """
+    found = set()
+    for pid in (1, 2):
+        if pid == 2 and not _is_kernel_thread(pid):
+            continue  # a pid namespace of our own: pid 2 is an ordinary process there
+        try:
+            st = os.stat(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        found.add((st.st_dev, st.st_ino))
+    return frozenset(found)
+
+
+_PF_KTHREAD = 0x00200000  # in a task's flags (field 9 of /proc/PID/stat): a kernel thread
+
+
+def _is_kernel_thread(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()  # from field 3 on: flags is [6]
+        return bool(int(fields[6]) & _PF_KTHREAD)
+    except (OSError, IndexError, ValueError):
+        return False
+
+
 class entered:  # noqa: N801 - used as a function: `with entered(fd):`
     """Run the body with the calling thread in the network namespace at `fd`.
 

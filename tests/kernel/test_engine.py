@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 import pytest
 from engine_lab import Lab
 
+from dockline.engine import resolve_target
 from dockline.errors import Conflict, InvalidArgument, NotFound
 from dockline.ipam import mac_from_ipv4
 from nslab import TestNetns, delete_netns, wait_until
@@ -258,6 +259,23 @@ def test_the_host_s_own_namespace_is_refused(lab: Lab) -> None:
         lab.engine.connect(pid=lab.lone(own_netns=False).pid)
     assert lab.kernel_state() == before
     assert lab.count("endpoints") == 0
+
+
+def test_the_machine_s_initial_namespace_is_refused(lab: Lab) -> None:
+    """Even from an engine in a namespace of its own, and where init's namespace cannot be read
+    (as in this sandbox): the kernel's threads live in the initial namespace. Checked on the
+    guard itself, not through `connect`: were the guard broken, connect would configure this
+    machine's own network."""
+    with open("/proc/2/comm") as f:
+        if f.read().strip() != "kthreadd":
+            pytest.skip("pid 2 is not kthreadd: a pid namespace of our own")
+    kernel = resolve_target(2, None)
+    with pytest.raises(InvalidArgument, match="initial network namespace"):
+        lab.engine.check_not_host(kernel)
+    if os.readlink("/proc/self/ns/net") == os.readlink("/proc/2/ns/net"):  # the usual case
+        with pytest.raises(InvalidArgument, match="initial network namespace"):
+            lab.engine.check_not_host(resolve_target(os.getpid(), None))
+    lab.engine.check_not_host(resolve_target(None, lab.container_ns().path))  # a container's
 
 
 # -- many at once ---------------------------------------------------------------------------
