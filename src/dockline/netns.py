@@ -88,6 +88,8 @@ def ref_for_path(path: str) -> NetnsRef:
 
     When `path` is, or links to, /proc/N/ns/net, the handle is tied to process N.
     """
+    if not path:  # abspath would make it the working directory, and the error about that
+        raise InvalidArgument("network namespace", "''", "give a path such as /run/netns/NAME")
     path = os.path.abspath(path)
     pid = _proc_pid_of(path)
     if path == "/proc/self/ns/net":

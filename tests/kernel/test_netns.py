@@ -186,6 +186,8 @@ def test_ref_for_path_rejects_what_is_not_a_netns(tmp_path: Path) -> None:
     for path in [*not_netns, str(tmp_path / "fifo")]:
         with pytest.raises(InvalidArgument, match="not a network namespace"):
             netns.ref_for_path(path)
+    with pytest.raises(InvalidArgument, match="''"):  # not the working directory's error
+        netns.ref_for_path("")
 
 
 def test_open_and_current_netns_fds(host_ns: TestNetns) -> None:
