@@ -37,6 +37,9 @@ def test_five_steps_for_a_detached_container(dl: Dockline) -> None:
     assert settings["IPAddress"] == "172.17.0.2" and settings["IPPrefixLen"] == 16
     assert settings["Gateway"] == "172.17.0.1"
     assert settings["MacAddress"] == "02:42:ac:11:00:02"  # step 4: derived from the IP
+    # Docker's documented way to get the address, as users type it
+    ip_of = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+    assert dl("inspect", "-f", ip_of, "ca").stdout == "172.17.0.2\n"
     ns = sandbox(dl, "ca")
     # steps 1-2: host end veth + 7 hex, on the bridge, up
     host_end = settings["Networks"]["bridge"]["HostInterface"]

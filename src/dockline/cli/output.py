@@ -10,9 +10,12 @@ from dockline.errors import InvalidArgument
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterator
     from typing import Any
 
-TEMPLATE_PATTERN = r"\{\{\s*(json\s+)?((?:\.[A-Za-z0-9_]+)+|\.)\s*\}\}"
+    # text, or (kind, path, body): kind is "field", "json" or "range" (only a range has a body)
+    _Node = str | tuple[str, str, list["_Node"]]
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -39,25 +42,91 @@ def print_json_lines(rows: Sequence[Any]) -> None:
 
 
 def render_template(template: str, value: Any) -> str:
-    """A small subset of Go templates: `{{.A.B}}` and `{{json .A}}`."""
+    """A subset of Go templates, the forms Docker users reach for: `{{.A.B}}`, `{{json .A}}`,
+    and `{{range .A}}...{{end}}` (over a list, or a map's values in key order, as Go does),
+    inside which `.` is the element: `{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}`.
+    Anything else is refused whole, before any output."""
     import json
     import re  # `re` (with `enum`) costs ~4 ms of start-up: only --format templates need it
 
-    pattern = re.compile(TEMPLATE_PATTERN)
-    if "{{" in pattern.sub("", template):
-        raise InvalidArgument("format", repr(template), "only {{.Field.Path}} and {{json .Field}}")
+    nodes = _parse_template(template, re.compile(ACTION_PATTERN))
+    return "".join(_render(nodes, value, template, json.dumps))
 
-    def substitute(match: re.Match[str]) -> str:
-        found = _lookup(value, match.group(2), template)
-        if match.group(1):
-            return json.dumps(found)
-        if isinstance(found, bool):
-            return str(found).lower()
-        if isinstance(found, dict | list):
-            return json.dumps(found)
-        return str(found)
 
-    return pattern.sub(substitute, template)
+ACTION_PATTERN = r"\{\{(.*?)\}\}"
+_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+_SUPPORTED = "only {{.Field.Path}}, {{json .Field}} and {{range .Field}}...{{end}}"
+
+
+def _parse_template(template: str, actions: re.Pattern[str]) -> list[_Node]:
+    """The template as text and (kind, path, body) actions; ranges nest their bodies."""
+    root: list[_Node] = []
+    open_bodies = [root]
+    end = 0
+    for match in actions.finditer(template):
+        if match.start() > end:
+            open_bodies[-1].append(template[end : match.start()])
+        end = match.end()
+        words = match.group(1).split()
+        if words == ["end"] and len(open_bodies) > 1:
+            open_bodies.pop()
+        elif len(words) == 1 and _is_path(words[0]):
+            open_bodies[-1].append(("field", words[0], []))
+        elif len(words) == 2 and words[0] in ("json", "range") and _is_path(words[1]):
+            body: list[_Node] = []
+            open_bodies[-1].append((words[0], words[1], body))
+            if words[0] == "range":
+                open_bodies.append(body)
+        else:
+            raise InvalidArgument("format", repr(template), _SUPPORTED)
+    rest = template[end:]
+    if "{{" in rest or len(open_bodies) > 1:
+        raise InvalidArgument("format", repr(template), _SUPPORTED)
+    if rest:
+        root.append(rest)
+    return root
+
+
+def _is_path(word: str) -> bool:
+    """`.` or `.A.B`: a dot, then names joined by dots."""
+    names = word.split(".")[1:]
+    return word == "." or (word.startswith(".") and all(names) and _PATH_CHARS.issuperset(word))
+
+
+def _render(
+    nodes: list[_Node], dot: Any, template: str, dumps: Callable[[Any], str]
+) -> Iterator[str]:
+    for node in nodes:
+        if isinstance(node, str):
+            yield node
+            continue
+        kind, path, body = node
+        found = _lookup(dot, path, template)
+        if kind == "json":
+            yield dumps(found)
+        elif kind == "field":
+            yield _plain(found, dumps)
+        else:
+            for item in _range_items(found, path, template):
+                yield from _render(body, item, template, dumps)
+
+
+def _plain(found: Any, dumps: Callable[[Any], str]) -> str:
+    if isinstance(found, bool):
+        return str(found).lower()
+    if isinstance(found, dict | list):
+        return dumps(found)
+    return "" if found is None else str(found)
+
+
+def _range_items(found: Any, path: str, template: str) -> list[Any]:
+    if isinstance(found, dict):
+        return [found[key] for key in sorted(found)]
+    if isinstance(found, list):
+        return found
+    if found is None:
+        return []
+    raise InvalidArgument("format", repr(template), f"range over {path}: not a list or map")
 
 
 def _lookup(value: Any, path: str, template: str) -> Any:
