@@ -75,7 +75,7 @@ def test_two_containers_ping_each_other(dl: Dockline) -> None:
     a_ip = dl.inspect("ca")["NetworkSettings"]["IPAddress"]
     assert a_ip != b_ip
     assert dl("exec", "ca", "ping", "-c", "1", "-W", "2", b_ip).returncode == 0
-    assert dl("exec", "cb", "ping", "-c", "1", "-W", "2", a_ip).returncode == 0
+    assert dl("exec", "-it", "cb", "ping", "-c", "1", "-W", "2", a_ip).returncode == 0  # habit
 
 
 def test_ip_and_mac_flags(dl: Dockline) -> None:

@@ -41,6 +41,9 @@ PLAIN = [
     "exec web ls -l",
     "exec web -- -x --y",
     "exec web -- -- x",
+    "exec -i -t web sh",
+    "exec -t web -- sh -i",
+    "exec web ls -i",  # after the container, -i is the command's
     "stop -t 3 a b",
     "stop a b --time 0.5",
     "kill -s TERM a",
@@ -65,6 +68,7 @@ NOT_PLAIN = [
     "network frobnicate",
     "run --help",
     "run -dt -- true",  # grouped short flags
+    "exec -it web sh",  # grouped: argparse's call (it takes them)
     "run --rm=yes -- true",
     "stop -t soon a",
     "rm",

@@ -212,6 +212,20 @@ def _seconds(text: str) -> float:
         raise bad_value("time", text, "seconds") from None
 
 
+# Docker habits (`run -it`, `exec -it`): a command in the foreground always has the caller's
+# stdin and terminal, so both are accepted and change nothing.
+INTERACTIVE = Option(
+    ("-i", "--interactive"),
+    "interactive",
+    "accepted for Docker habits: in the foreground the command always shares the caller's stdin",
+    FLAG,
+)
+TTY = Option(
+    ("-t", "--tty"),
+    "tty",
+    "accepted for Docker habits: in the foreground the command uses the caller's terminal",
+    FLAG,
+)
 CONTAINERS = Positional("names", "CONTAINER", SOME)
 NAMES = Positional("names", "NAME", SOME)
 
@@ -234,19 +248,8 @@ COMMANDS = (
             Option(("--ip",), "ip", "IPv4 address of eth0 (bridge mode)"),
             Option(("-h", "--hostname"), "hostname", "container host name"),
             Option(("-d", "--detach"), "detach", "run in the background", FLAG),
-            Option(
-                ("-i", "--interactive"),
-                "interactive",
-                "accepted for Docker habits: a foreground container always shares the caller's "
-                "stdin",
-                FLAG,
-            ),
-            Option(
-                ("-t", "--tty"),
-                "tty",
-                "accepted for Docker habits: a foreground container uses the caller's terminal",
-                FLAG,
-            ),
+            INTERACTIVE,
+            TTY,
             Option(("--rm",), "rm", "remove the container when it exits", FLAG),
             Option(("--rootfs",), "rootfs", "directory to use as the container's root file system"),
             Option(
@@ -274,7 +277,11 @@ COMMANDS = (
         "show containers (or networks) as JSON",
         cmd_inspect,
         options=(
-            Option(("-f", "--format"), "format", "a {{.Field.Path}} or {{json .Field}} template"),
+            Option(
+                ("-f", "--format"),
+                "format",
+                "a template: {{.Field.Path}}, {{json .Field}}, {{range .Field}}...{{end}}",
+            ),
         ),
         positionals=(NAMES,),
     ),
@@ -282,6 +289,7 @@ COMMANDS = (
         ("exec",),
         "run a command in a running container",
         cmd_exec,
+        options=(INTERACTIVE, TTY),
         positionals=(Positional("name", "CONTAINER"), Positional("cmd", "CMD", REST)),
     ),
     Command(

@@ -145,7 +145,13 @@ COMMANDS = (
         ("network", "inspect"),
         "show networks as JSON",
         cmd_inspect,
-        options=(Option(("-f", "--format"), "format", "a {{.Field.Path}} template"),),
+        options=(
+            Option(
+                ("-f", "--format"),
+                "format",
+                "a template: {{.Field.Path}}, {{json .Field}}, {{range .Field}}...{{end}}",
+            ),
+        ),
         positionals=(Positional("names", "NETWORK", SOME),),
     ),
     Command(
