@@ -172,3 +172,21 @@ def test_foreground_run_forwards_signals(dl: Dockline) -> None:
     proc.terminate()
     assert proc.wait(timeout=20) == 42
     assert dl("ps", "-aq").stdout.strip() == ""
+
+
+def test_logs_tail_and_follow_until_the_container_exits(dl: Dockline) -> None:
+    """`logs -f` copies output as it comes and returns when the container exits; `--tail N`
+    (`-n`) shows the last N lines, as Docker's do."""
+    gate = dl.state / "gate"
+    os.mkfifo(gate)
+    script = f"echo one; echo two; read go < {gate}; echo three; sleep 0.3; echo four"
+    dl("run", "-d", "--name", "talker", "--", "sh", "-c", script)
+    wait_until(lambda: "two" in dl("logs", "talker").stdout, what="the first lines")
+    assert dl("logs", "--tail", "1", "talker").stdout == "two\n"
+    assert dl("logs", "-n", "0", "talker").stdout == ""
+    follower = dl.popen("logs", "-f", "talker")
+    with open(gate, "w") as f:  # let the container go on: it writes two more lines and exits
+        f.write("\n")
+    out, err = follower.communicate(timeout=30)
+    assert (follower.returncode, out, err) == (0, "one\ntwo\nthree\nfour\n", "")
+    assert dl("logs", "--tail", "x", "talker", check=False).returncode == 125

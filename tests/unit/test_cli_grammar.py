@@ -51,6 +51,9 @@ PLAIN = [
     "rm -f a b",
     "rm a -f",
     "logs web",
+    "logs -f web",
+    "logs --tail 5 web",
+    "logs -n all -f web",
 ]
 
 NOT_PLAIN = [
@@ -74,6 +77,7 @@ NOT_PLAIN = [
     "rm",
     "rm -- a",
     "logs web -- x",
+    "logs --tail x web",  # conversion fails
     "--root",
     "--bogus ps",
     "frobnicate",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from dockline.cli.common import FORMAT, engine_from, paths_from
@@ -28,7 +29,7 @@ from dockline.errors import DocklineError, ExitStatus, InvalidArgument, NotFound
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, BinaryIO
 
 
 def cmd_run(args: Args) -> int:
@@ -192,17 +193,57 @@ def cmd_rm(args: Args) -> int:
 
 
 def cmd_logs(args: Args) -> int:
-    from dockline.runtime.control import get
-    from dockline.runtime.state import log_path
+    from dockline.runtime.control import get, open_pidfd
+    from dockline.runtime.state import is_running, log_path
 
     with engine_from(args) as engine:
         container = get(engine, args.name)
         try:
-            with open(log_path(engine.paths, container.id), "rb") as f:
-                sys.stdout.buffer.write(f.read())
+            log = open(log_path(engine.paths, container.id), "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             raise NotFound("log of container", args.name) from None
+    with log:
+        out = sys.stdout.buffer
+        out.write(_last_lines(log.read(), args.tail))
+        if args.follow and is_running(container):
+            _follow(log, open_pidfd(container.pid, container.pid_start), out)
     return 0
+
+
+def _last_lines(data: bytes, count: int | None) -> bytes:
+    """The last `count` lines of `data` (all of it for None), as `--tail` shows them."""
+    if count is None:
+        return data
+    return b"".join(data.splitlines(keepends=True)[-count:]) if count else b""
+
+
+def _follow(log: BinaryIO, pidfd: int | None, out: BinaryIO) -> None:
+    """Copy what the container writes until it exits, then what it wrote last.
+
+    Its pidfd becomes readable when it exits, so a select on it both paces the copying (every
+    0.1 s) and ends it at once; no pidfd means it is already gone.
+    """
+    import select
+
+    if pidfd is None:
+        out.write(log.read())
+        return
+    try:
+        exited: list[int] = []
+        while not exited:
+            out.flush()
+            exited = select.select([pidfd], [], [], 0.1)[0]
+            out.write(log.read())
+    finally:
+        os.close(pidfd)
+
+
+def _tail(text: str) -> int | None:
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise bad_value("tail", text, "a number of lines or 'all'")
+    return int(text)
 
 
 def _seconds(text: str) -> float:
@@ -321,6 +362,16 @@ COMMANDS = (
         ("logs",),
         "print a detached container's output",
         cmd_logs,
+        options=(
+            Option(("-f", "--follow"), "follow", "go on printing until the container exits", FLAG),
+            Option(
+                ("-n", "--tail"),
+                "tail",
+                "only the last N lines ('all')",
+                default=None,
+                convert=_tail,
+            ),
+        ),
         positionals=(Positional("name", "CONTAINER"),),
     ),
 )
