@@ -371,7 +371,9 @@ def sweep_stale() -> list[str]:
 def _sweep_lab(prefix: str, lab_dir: str) -> list[str]:
     netns_prefix = f"{NETNS_DIR}/{prefix}"
     mounts = [m for m in _nsfs_mounts() if m[0].startswith((netns_prefix, lab_dir + "/"))]
-    namespaces = {ns for _point, ns in mounts}
+    # Never the namespace we run in, nor the machine's own, whatever got mounted under the lab:
+    # killing every process in those would take the machine down with the lab.
+    namespaces = {ns for _point, ns in mounts} - _own_namespaces()
     removed = [f"process {p}" for p in _kill_members(namespaces, (prefix, lab_dir))]
     for point, _ns in sorted(mounts, key=lambda m: len(m[0]), reverse=True):
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
@@ -402,6 +404,14 @@ def _remove_pid_links(holders_file: str) -> list[str]:
             os.unlink(link)
             removed.append(f"link {link}")
     return removed
+
+
+def _own_namespaces() -> set[str]:
+    found = set()
+    for pid in ("self", "1", "2"):
+        with contextlib.suppress(OSError):
+            found.add(os.readlink(f"/proc/{pid}/ns/net"))
+    return found
 
 
 def _nsfs_mounts() -> list[tuple[str, str]]:

@@ -49,11 +49,11 @@ def render_template(template: str, value: Any) -> str:
     import json
     import re  # `re` (with `enum`) costs ~4 ms of start-up: only --format templates need it
 
-    nodes = _parse_template(template, re.compile(ACTION_PATTERN))
+    nodes = _parse_template(template, re.compile(_ACTION_PATTERN))
     return "".join(_render(nodes, value, template, json.dumps))
 
 
-ACTION_PATTERN = r"\{\{(.*?)\}\}"
+_ACTION_PATTERN = r"\{\{(.*?)\}\}"
 _PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 _SUPPORTED = "only {{.Field.Path}}, {{json .Field}} and {{range .Field}}...{{end}}"
 
