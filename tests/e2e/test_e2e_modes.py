@@ -156,6 +156,18 @@ def test_stop_then_rm(dl: Dockline) -> None:
     wait_until(lambda: dl.veths() == [], what="veth removal")
 
 
+def test_stop_with_a_negative_timeout_never_kills(dl: Dockline) -> None:
+    """`stop -t -1` (Docker's and podman's "wait as long as it takes"): a container that takes
+    its time over SIGTERM is not killed; with `-t 0` the same one is (137)."""
+    slow = "trap 'sleep 1.5; exit 0' TERM; echo ready; while :; do sleep 0.1; done"
+    for name, timeout, code in (("patient", "-1", 0), ("hasty", "0", 137)):
+        dl("run", "-d", "--name", name, "--", "sh", "-c", slow)
+        wait_until(lambda n=name: "ready" in dl("logs", n).stdout, what="the trap to be set")
+        dl("stop", "--timeout", timeout, name)
+        assert dl.inspect(name)["State"]["ExitCode"] == code, name
+        dl("rm", name)
+
+
 def test_foreground_run_forwards_signals(dl: Dockline) -> None:
     proc = dl.popen(
         "run",

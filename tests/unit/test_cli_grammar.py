@@ -46,6 +46,7 @@ PLAIN = [
     "exec web ls -i",  # after the container, -i is the command's
     "stop -t 3 a b",
     "stop a b --time 0.5",
+    "stop --timeout 3 a",
     "kill -s TERM a",
     "kill a",
     "rm -f a b",

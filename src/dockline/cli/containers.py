@@ -339,7 +339,11 @@ COMMANDS = (
         cmd_stop,
         options=(
             Option(
-                ("-t", "--time"), "time", "seconds before SIGKILL", default=10.0, convert=_seconds
+                ("-t", "--time", "--timeout"),
+                "time",
+                "seconds before SIGKILL (negative: wait as long as it takes)",
+                default=10.0,
+                convert=_seconds,
             ),
         ),
         positionals=(CONTAINERS,),

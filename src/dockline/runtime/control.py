@@ -65,14 +65,15 @@ def open_pidfd(pid: int | None, start: int | None) -> int | None:
 
 
 def wait_pidfd(fd: int, timeout: float) -> bool:
-    """True if the process exited within `timeout` seconds."""
+    """True if the process exited within `timeout` seconds (a negative one: no limit)."""
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(0, int(timeout * 1000))))
+    return bool(poller.poll(None if timeout < 0 else int(timeout * 1000)))
 
 
 def stop(engine: Engine, name: str, *, timeout: float = 10.0) -> Container:
-    """SIGTERM, then SIGKILL after `timeout` seconds, then wait for the network to be torn down."""
+    """SIGTERM, then SIGKILL after `timeout` seconds (never, if negative: as Docker's and
+    podman's `stop -t -1`), then wait for the network to be torn down."""
     container = get(engine, name)
     if is_running(container):
         _terminate(container, timeout)
