@@ -20,6 +20,7 @@ def sandbox(dl: Dockline, name: str) -> TestNetns:
 def test_default_bridge_is_made_on_first_use(dl: Dockline) -> None:
     out = dl("network", "ls").stdout
     assert "bridge" in out and "dockline0" in out and "172.17.0.0/16" in out
+    assert dl("network", "ls", "-q").stdout == dl.network()["Id"][:12] + "\n"
     [bridge] = [link for link in dl.host_links() if link["ifname"] == "dockline0"]
     assert "UP" in bridge["flags"]
     addrs = dl.ns.ip_json("-4", "addr", "show", "dockline0")[0]["addr_info"]

@@ -23,6 +23,7 @@ PLAIN = [
     "network disconnect --netns /run/netns/a bridge",
     "network ls",
     "network ls --format json",
+    "network ls -q",
     "network inspect bridge other",
     "network inspect -f {{.Name}} bridge",
     "gc --format json",

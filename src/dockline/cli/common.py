@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 
-from dockline.cli.grammar import Args, Option
+from dockline.cli.grammar import FLAG, Args, Option
 from dockline.config import Paths, resolve_paths
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dockline.engine import Engine
 
+QUIET = Option(("-q", "--quiet"), "quiet", "only IDs", FLAG)
 FORMAT = Option(
     ("--format",),
     "format",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dockline.cli.common import FORMAT, engine_from, paths_from
+from dockline.cli.common import FORMAT, QUIET, engine_from, paths_from
 from dockline.cli.grammar import (
     APPEND,
     FLAG,
@@ -309,7 +309,7 @@ COMMANDS = (
         cmd_ps,
         options=(
             Option(("-a", "--all"), "all", "show stopped containers too", FLAG),
-            Option(("-q", "--quiet"), "quiet", "only IDs", FLAG),
+            QUIET,
             FORMAT,
         ),
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockline.cli.common import FORMAT, engine_from
+from dockline.cli.common import FORMAT, QUIET, engine_from
 from dockline.cli.grammar import SOME, Args, Command, Option, Positional, bad_value
 from dockline.errors import InvalidArgument, NotFound
 
@@ -54,7 +54,9 @@ def cmd_ls(args: Args) -> int:
         }
         for n in networks
     ]
-    if args.format == "json":
+    if args.quiet:
+        print("\n".join(r["ID"] for r in rows))
+    elif args.format == "json":
         print_json_lines(rows)
     elif args.format == "table":
         keys = ("ID", "Name", "Driver", "Scope", "Subnet", "Gateway", "Bridge")
@@ -140,7 +142,12 @@ COMMANDS = (
         positionals=(NETWORK,),
         one_of=("pid", "netns"),
     ),
-    Command(("network", "ls"), "list networks", cmd_ls, options=(FORMAT,)),
+    Command(
+        ("network", "ls"),
+        "list networks",
+        cmd_ls,
+        options=(QUIET, FORMAT),
+    ),
     Command(
         ("network", "inspect"),
         "show networks as JSON",
