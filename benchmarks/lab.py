@@ -91,7 +91,12 @@ def spawn(
     try:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=fd_in, stdout=fd_out, stderr=fd_err, env=env)
-        _, status = os.waitpid(proc.pid, 0)
+        try:
+            _, status = os.waitpid(proc.pid, 0)
+        except BaseException:  # a run stopped meanwhile: no orphan may outlive the clean-up
+            proc.kill()  # (a `connect --pid` finishing late would link a holder the lab unlinked)
+            proc.wait()
+            raise
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:

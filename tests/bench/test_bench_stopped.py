@@ -69,9 +69,12 @@ def midway(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_sigterm_unwinds_the_lab(midway: subprocess.Popen[bytes]) -> None:
+    pids = holders()
     midway.send_signal(signal.SIGTERM)
     assert midway.wait(timeout=120) == 128 + signal.SIGTERM
     assert leftovers() == []
+    # no `--pid` attach still in flight made a link to a holder after the lab removed them
+    assert [p for p in pids if os.path.lexists(f"{NETNS_DIR}/{p}")] == []
 
 
 def test_after_sigkill_holders_die_and_the_next_run_sweeps_the_rest(

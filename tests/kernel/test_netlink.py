@@ -344,9 +344,10 @@ def test_configure_interface_ipv6_link_local_only_when_asked(
     index = create_veth(nl, "vport", "eth0", peer_netns_fd=container_fd)
     configure_eth0(container_fd, index, ipv6_link_local=link_local)
     assert addr_gen_mode(container_ns, "eth0") == ("eui64" if link_local else "none")
-    wait_until(lambda: bool(ipv6_addresses(host_ns, "vport")))
+    # the carrier reaches addrconf through linkwatch (up to a second later, more under load)
+    wait_until(lambda: bool(ipv6_addresses(host_ns, "vport")), timeout=15)
     if link_local:
-        wait_until(lambda: bool(ipv6_addresses(container_ns, "eth0")))
+        wait_until(lambda: bool(ipv6_addresses(container_ns, "eth0")), timeout=15)
     else:
         assert ipv6_addresses(container_ns, "eth0") == []
 
