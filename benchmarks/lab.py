@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dockline import netns
+from dockline import linux, netns
 
 PREFIX = "dlbench-"
 HOLDER = "holder"  # argv[0] of holder processes is `dlbench-<tag>-holder`
@@ -334,12 +334,8 @@ def _is_holder(pid: int) -> bool:
 
 def _owner_mark(pid: int) -> str | None:
     """ "<pid> <start time>" of a live process (the start time tells a reused pid apart)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return f"{pid} {fields[19]}"  # field 22 of stat; [0] here is field 3
+    start = linux.proc_start_time(pid)
+    return None if start is None else f"{pid} {start}"
 
 
 def _is_stale(lab_dir: str) -> bool:
@@ -453,11 +449,7 @@ def _kill_members(namespaces: set[str], markers: tuple[str, ...]) -> list[int]:
 
 def _alive(pid: int) -> bool:
     """Running, not just a zombie waiting for its parent."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    return linux.proc_start_time(pid) is not None
 
 
 def _stop_all(

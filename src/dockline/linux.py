@@ -260,6 +260,18 @@ def proc_start_time(pid: int) -> int | None:
     With the pid, this names one process for good: a recycled pid has a different start time.
     A zombie counts as gone: it has exited and only waits to be reaped (by init, if orphaned).
     """
+    fields = proc_stat_fields(pid)
+    if fields is None or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])  # starttime, field 22
+
+
+def proc_stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/PID/stat from field 3 (state) on, or None if there is no such process.
+
+    comm (field 2) may hold spaces and ')': everything after the last ')' is plain fields, so
+    field N is [N - 3] here.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -267,12 +279,7 @@ def proc_start_time(pid: int) -> int | None:
         return None
     except OSError as err:
         raise KernelError("read", f"/proc/{pid}/stat", err.errno or 0) from err
-    # comm (field 2) may hold spaces and ')'; everything after the last ')' is plain fields,
-    # starting with state (field 3), so starttime (field 22) is the 20th of them.
-    fields = stat.rpartition(b")")[2].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
+    return stat.rpartition(b")")[2].split()
 
 
 def _sysctl_path(key: str) -> str:

@@ -172,11 +172,10 @@ _PF_KTHREAD = 0x00200000  # in a task's flags (field 9 of /proc/PID/stat): a ker
 
 def _is_kernel_thread(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rpartition(b")")[2].split()  # from field 3 on: flags is [6]
-        return bool(int(fields[6]) & _PF_KTHREAD)
-    except (OSError, IndexError, ValueError):
+        fields = linux.proc_stat_fields(pid)
+    except KernelError:
         return False
+    return fields is not None and bool(int(fields[6]) & _PF_KTHREAD)  # flags, field 9
 
 
 class entered:  # noqa: N801 - used as a function: `with entered(fd):`
