@@ -9,7 +9,9 @@ A run that is stopped still cleans up: `stop_on_signals()` turns SIGTERM and SIG
 SystemExit (SIGINT is KeyboardInterrupt already), so the lab unwinds, and a signal that arrives
 while it unwinds waits until it is done. A run killed outright (SIGKILL) cannot; its holders die
 with it (parent-death signal), and the next run's `sweep_stale()` removes the rest: each lab's
-directory names the process that made it, and a lab whose process is gone is swept.
+directory names the process that made it, and a lab whose process is gone is swept, as is any
+`dlbench-<tag>-*` namespace whose run has no directory left. Each thing is recorded for the
+clean-up before it is made (or made with signals held), so a stop cannot fall in between.
 
 Nothing here touches the machine's own namespace: every link, route and rule is made inside a
 namespace the lab created.
@@ -192,8 +194,11 @@ class Lab:
     def host(self, label: str = "host") -> Host:
         """A new host namespace with `lo` up, as a real host has."""
         name = self.name(label)
-        subprocess.run(["ip", "netns", "add", name], check=True)
         self.defer(f"delete {name}", lambda: _ip_netns_del(name))
+        # Signals held while `ip` makes it: a stop raised between its start and the wait for
+        # it would leave it to finish after the clean-up had deleted the namespace.
+        with _signals_deferred():
+            subprocess.run(["ip", "netns", "add", name], check=True)
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
         fd = os.open(f"{NETNS_DIR}/{name}", os.O_RDONLY | os.O_CLOEXEC)
         self.defer(f"close {name}", lambda: os.close(fd))
@@ -206,8 +211,8 @@ class Lab:
         self.defer(f"delete {label} namespaces", lambda: _delete_all(made))
         for _ in range(count):
             path = f"{NETNS_DIR}/{self.name(label)}"
+            made.append(path)  # recorded first: deleting one never made is no error
             netns.create_netns(path)
-            made.append(path)
         return made
 
     def holders(self, count: int) -> list[int]:
@@ -218,10 +223,11 @@ class Lab:
         script = f"exec -a {PREFIX}{self.tag}-{HOLDER} sleep 3600"
         # Killed with us if we are killed outright: the parent-death signal survives the execs.
         argv = ["unshare", "--net", "--", "setpriv", "--pdeathsig", "KILL", "bash", "-c", script]
-        with open(self.tmp / HOLDERS_FILE, "a") as pids:  # for the sweep: their --pid links
+        # Each started and recorded as one step (a stop in between would leave it running).
+        with open(self.tmp / HOLDERS_FILE, "a") as pids, _signals_deferred():
             for _ in range(count):
                 procs.append(subprocess.Popen(argv))
-                pids.write(f"{procs[-1].pid}\n")
+                pids.write(f"{procs[-1].pid}\n")  # for the sweep: their --pid links
         wait_until(lambda: all(_is_holder(p.pid) for p in procs), 30, "holder processes")
         return [p.pid for p in procs]
 
@@ -235,10 +241,11 @@ class Lab:
     ) -> subprocess.Popen[bytes]:
         """A long-running process, stopped at close (`stop`, then SIGTERM, then SIGKILL)."""
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed at close
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
         if log:
             self.defer("close log", out.close)  # type: ignore[union-attr]
-        self.defer(f"stop {argv[0]}", lambda: _stop_all([proc], stop))
+        with _signals_deferred():  # started and recorded as one step
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+            self.defer(f"stop {argv[0]}", lambda: _stop_all([proc], stop))
         return proc
 
     @contextlib.contextmanager
@@ -361,21 +368,43 @@ def sweep_stale() -> list[str]:
     """
     tmp = tempfile.gettempdir()
     removed: list[str] = []
+    live_tags = set()
     for name in sorted(_listdir(tmp)):
         lab_dir = f"{tmp}/{name}"
-        if name.startswith(PREFIX) and os.path.isdir(lab_dir) and _is_stale(lab_dir):
-            tag = name[len(PREFIX) :].split("-", 1)[0]
+        if not (name.startswith(PREFIX) and os.path.isdir(lab_dir)):
+            continue
+        tag = _tag_of(name)
+        if _is_stale(lab_dir):
             removed += _sweep_lab(f"{PREFIX}{tag}-", lab_dir)
+        else:
+            live_tags.add(tag)
+    # A namespace whose run has no directory left: its run is over (a run makes its directory
+    # before anything else), whatever stopped it before it could record the namespace.
+    for tag in sorted({_tag_of(n) for n in _listdir(NETNS_DIR) if n.startswith(PREFIX)}):
+        if tag not in live_tags:
+            removed += _sweep_lab(f"{PREFIX}{tag}-", None)
     return removed
 
 
-def _sweep_lab(prefix: str, lab_dir: str) -> list[str]:
-    netns_prefix = f"{NETNS_DIR}/{prefix}"
-    mounts = [m for m in _nsfs_mounts() if m[0].startswith((netns_prefix, lab_dir + "/"))]
-    # Never the namespace we run in, nor the machine's own, whatever got mounted under the lab:
-    # killing every process in those would take the machine down with the lab.
-    namespaces = {ns for _point, ns in mounts} - _own_namespaces()
-    removed = [f"process {p}" for p in _kill_members(namespaces, (prefix, lab_dir))]
+def _tag_of(name: str) -> str:
+    """The run's tag in `dlbench-<tag>-...`."""
+    return name[len(PREFIX) :].split("-", 1)[0]
+
+
+def _sweep_lab(prefix: str, lab_dir: str | None) -> list[str]:
+    # What the dead run started may still be at work (an `ip netns add` finishing its mount, a
+    # `dockline` in one of its namespaces): kill, then look at the mounts again, until a round
+    # kills nothing, so that no namespace appears after we have read the list.
+    removed: list[str] = []
+    for _round in range(_SWEEP_ROUNDS):
+        mounts = _lab_mounts(prefix, lab_dir)
+        # Never the namespace we run in, nor the machine's own, whatever got mounted under the
+        # lab: killing every process in those would take the machine down with the lab.
+        namespaces = {ns for _point, ns in mounts} - _own_namespaces()
+        killed = _kill_members(namespaces, (prefix,) if lab_dir is None else (prefix, lab_dir))
+        removed += [f"process {p}" for p in killed]
+        if not killed:
+            break
     for point, _ns in sorted(mounts, key=lambda m: len(m[0]), reverse=True):
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
         removed.append(f"mount {point}")
@@ -383,6 +412,8 @@ def _sweep_lab(prefix: str, lab_dir: str) -> list[str]:
         if name.startswith(prefix):
             with contextlib.suppress(OSError):
                 os.unlink(f"{NETNS_DIR}/{name}")
+    if lab_dir is None:
+        return removed
     removed += _remove_pid_links(f"{lab_dir}/{HOLDERS_FILE}")
     unmount_under(Path(lab_dir))
     shutil.rmtree(lab_dir, ignore_errors=True)
@@ -405,6 +436,17 @@ def _remove_pid_links(holders_file: str) -> list[str]:
             os.unlink(link)
             removed.append(f"link {link}")
     return removed
+
+
+_SWEEP_ROUNDS = 5
+
+
+def _lab_mounts(prefix: str, lab_dir: str | None) -> list[tuple[str, str]]:
+    """The lab's namespace mounts: `/run/netns/dlbench-<tag>-*`, and any under its directory."""
+    places = (
+        (f"{NETNS_DIR}/{prefix}",) if lab_dir is None else (f"{NETNS_DIR}/{prefix}", lab_dir + "/")
+    )
+    return [m for m in _nsfs_mounts() if m[0].startswith(places)]
 
 
 def _own_namespaces() -> set[str]:

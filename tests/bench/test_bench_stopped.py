@@ -66,6 +66,8 @@ def midway(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         assert proc.stderr is not None
         proc.stderr.close()
         sweep_stale()
+        # also after a run killed while it was still making things (its `ip netns add` ...)
+        assert leftovers() == []
 
 
 def test_sigterm_unwinds_the_lab(midway: subprocess.Popen[bytes]) -> None:
@@ -102,3 +104,20 @@ def test_sweep_leaves_a_live_runs_lab_alone(midway: subprocess.Popen[bytes]) -> 
     time.sleep(0.2)
     assert midway.poll() is None
     assert set(lab_dirs) <= set(leftovers())
+
+
+def test_sweep_removes_a_namespace_whose_run_left_no_directory() -> None:
+    """A run stopped between making a namespace and recording it: its directory is gone with
+    its clean-up, and the namespace, with a process still in it, is swept by its name."""
+    assert leftovers() == []
+    name = f"{PREFIX}feed00-x1"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    inside = subprocess.Popen(["ip", "netns", "exec", name, "sleep", "60"])
+    try:
+        removed = sweep_stale()
+        assert f"mount {NETNS_DIR}/{name}" in removed and inside.wait(timeout=10) == -9
+    finally:
+        inside.kill()
+        inside.wait()
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+    assert leftovers() == []
