@@ -405,9 +405,7 @@ def _sweep_lab(prefix: str, lab_dir: str | None) -> list[str]:
         removed += [f"process {p}" for p in killed]
         if not killed:
             break
-    for point, _ns in sorted(mounts, key=lambda m: len(m[0]), reverse=True):
-        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
-        removed.append(f"mount {point}")
+    removed += [f"mount {point}" for point in _unmount([point for point, _ns in mounts])]
     for name in _listdir(NETNS_DIR):
         if name.startswith(prefix):
             with contextlib.suppress(OSError):
@@ -450,22 +448,14 @@ def _lab_mounts(prefix: str, lab_dir: str | None) -> list[tuple[str, str]]:
 
 
 def _own_namespaces() -> set[str]:
-    found = set()
-    for pid in ("self", "1", "2"):
-        with contextlib.suppress(OSError):
-            found.add(os.readlink(f"/proc/{pid}/ns/net"))
-    return found
+    """Ours and the machine's initial one, as "net:[inode]" (how mountinfo names them)."""
+    found = {f"net:[{ino}]" for _dev, ino in netns.initial_netns_ids()}
+    return found | {os.readlink("/proc/self/ns/net")}
 
 
 def _nsfs_mounts() -> list[tuple[str, str]]:
     """(mount point, "net:[inode]") of every network namespace bind mount we can see."""
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[3].startswith("net:["):
-                found.append((fields[4].replace("\\040", " "), fields[3]))
-    return found
+    return [(point, root) for point, root in _mount_table() if root.startswith("net:[")]
 
 
 def _kill_members(namespaces: set[str], markers: tuple[str, ...]) -> list[int]:
@@ -515,17 +505,30 @@ def _stop_all(
             netns.unlink_netns(f"{NETNS_DIR}/{proc.pid}")
 
 
-def _mounts() -> list[str]:
+def _mount_table() -> list[tuple[str, str]]:
+    """(mount point, root within its file system) of every mount we can see; for a namespace
+    bind mount the root is its "net:[inode]"."""
     with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [p.replace("\\040", " ") for p in points]
+        rows = [line.split() for line in f]
+    return [(fields[4].replace("\\040", " "), fields[3]) for fields in rows]
+
+
+def _mounts() -> list[str]:
+    return [point for point, _root in _mount_table()]
 
 
 def unmount_under(root: Path) -> None:
     """Lazily unmount whatever a daemon left mounted under `root`, deepest first."""
     prefix = str(root) + "/"
-    for point in sorted((p for p in _mounts() if p.startswith(prefix)), key=len, reverse=True):
+    _unmount([p for p in _mounts() if p.startswith(prefix)])
+
+
+def _unmount(points: list[str]) -> list[str]:
+    """Lazily unmount `points`, deepest first (a mount under another goes before it)."""
+    ordered = sorted(points, key=len, reverse=True)
+    for point in ordered:
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    return ordered
 
 
 def leftovers() -> list[str]:
