@@ -157,8 +157,7 @@ def attach(n: int = 300) -> None:
 
     timer = PhaseTimer()
     phases = [
-        (engine_module, "resolve_target", "namespace lookup (resolve_target)"),
-        (engine_module, "open_checked", "namespace open (open_checked)"),
+        (engine_module, "open_target", "namespace open and checks (open_target)"),
         (engine_module, "get_network", "network (get_network)"),
         (engine_module, "plan_endpoint", "plan: address, MAC, names, rows"),
         (bridge, "create_veth", "kernel: veth pair on the bridge"),

@@ -11,7 +11,6 @@ removes the kernel objects that have no record.
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 from functools import cached_property
@@ -191,23 +190,27 @@ class Engine:
         With a pid the namespace is also made visible as `<netns_dir>/<pid>`, as the source
         document does by hand; it goes away with the process.
         """
-        ref = resolve_target(pid, netns_path)
         validate_ifname(ifname)
         mac = ipam.parse_mac(mac) if mac is not None else None
-        self.check_not_host(ref)
-        with Rollback() as undo:
-            with self.store.transaction() as txn:
-                endpoint = self.attach(
-                    txn,
-                    undo,
-                    network,
-                    ref,
-                    ifname=ifname,
-                    ip=ip,
-                    mac=mac,
-                    link_name=str(pid) if pid is not None else None,
-                )
-            undo.commit()
+        ref, fd = open_target(pid, netns_path)
+        try:
+            self.check_not_host(ref)
+            with Rollback() as undo:
+                with self.store.transaction() as txn:
+                    endpoint = self.attach(
+                        txn,
+                        undo,
+                        network,
+                        ref,
+                        fd,
+                        ifname=ifname,
+                        ip=ip,
+                        mac=mac,
+                        link_name=str(pid) if pid is not None else None,
+                    )
+                undo.commit()
+        finally:
+            os.close(fd)
         return endpoint
 
     def check_not_host(self, ref: NetnsRef) -> None:
@@ -233,6 +236,7 @@ class Engine:
         undo: Rollback,
         network_name: str,
         ref: NetnsRef,
+        netns_fd: int,
         *,
         ifname: str = "eth0",
         ip: IPv4Address | None = None,
@@ -240,44 +244,43 @@ class Engine:
         container_id: str | None = None,
         link_name: str | None = None,
     ) -> Endpoint:
-        """Attach inside a caller's transaction and undo stack (used by `connect` and `run`)."""
+        """Attach inside a caller's transaction and undo stack (used by `connect` and `run`).
+
+        `netns_fd` is the namespace `ref` was read from (`netns.open_pid_netns` or
+        `open_path_netns`): what is configured is what is recorded.
+        """
         network, new = get_network(txn, self.host, network_name, undo)
         if find_endpoint(txn.endpoints_of_target(network.id, ref), ref) is not None:
             raise Conflict(
                 f"network namespace {ref.path} is already connected to network {network.name}"
             )
-        endpoint_id = new_id()
-        fd = open_checked(ref)
-        try:
-            link = None
-            if link_name is not None and ref.pid is not None:
-                link = netns.link_netns(self.paths.netns_dir, link_name, ref.pid)
-                undo.push(netns.unlink_netns, link)
-            planned = plan_endpoint(
-                txn,
-                network,
-                ref,
-                endpoint_id=endpoint_id,
-                ifname=ifname,
-                ip=ip,
-                mac=mac,
-                container_id=container_id,
-                netns_link=link,
-                now=time.time(),
-            )
-            bridge_index, reready = self._bridge_of(txn, undo, network, new=new)
-            return setup_endpoint(
-                self.nl,
-                planned,
-                network=network,
-                bridge_index=bridge_index,
-                netns_fd=fd,
-                undo=undo,
-                txn=txn,
-                reready=reready,
-            )
-        finally:
-            os.close(fd)
+        link = None
+        if link_name is not None and ref.pid is not None:
+            link = netns.link_netns(self.paths.netns_dir, link_name, ref.pid)
+            undo.push(netns.unlink_netns, link)
+        planned = plan_endpoint(
+            txn,
+            network,
+            ref,
+            endpoint_id=new_id(),
+            ifname=ifname,
+            ip=ip,
+            mac=mac,
+            container_id=container_id,
+            netns_link=link,
+            now=time.time(),
+        )
+        bridge_index, reready = self._bridge_of(txn, undo, network, new=new)
+        return setup_endpoint(
+            self.nl,
+            planned,
+            network=network,
+            bridge_index=bridge_index,
+            netns_fd=netns_fd,
+            undo=undo,
+            txn=txn,
+            reready=reready,
+        )
 
     def disconnect(
         self,
@@ -287,7 +290,7 @@ class Engine:
         netns_path: str | None = None,
     ) -> Endpoint:
         """Undo `connect`: the veth, the lease, the record and the /run/netns link go."""
-        ref = resolve_target(pid, netns_path, must_exist=False)
+        ref = gone_target(pid, netns_path)
         with self.store.transaction() as txn:
             found = txn.get_network(network)
             if found is None:
@@ -376,30 +379,33 @@ def _remove_dangling_pid_links(netns_dir: str, report: GcReport) -> None:
             report.netns_links.append(path)
 
 
-def resolve_target(pid: int | None, netns_path: str | None, *, must_exist: bool = True) -> NetnsRef:
-    """Exactly one of pid or path; the namespace it names, checked before anything is done."""
-    if (pid is None) == (netns_path is None):
-        raise InvalidArgument("target", "", "give exactly one of --pid or --netns")
+def open_target(pid: int | None, netns_path: str | None) -> tuple[NetnsRef, int]:
+    """Exactly one of pid or path: the namespace it names, checked and open (the caller closes
+    the fd) before anything is done."""
+    _check_one_target(pid, netns_path)
     if pid is not None:
-        if pid <= 0:
-            raise InvalidArgument("pid", pid, "must be a positive integer")
-        if not must_exist:
-            return NetnsRef(path=f"/proc/{pid}/ns/net", dev=0, ino=0, pid=pid)
-        return netns.ref_for_pid(pid)
+        return netns.open_pid_netns(pid)
     assert netns_path is not None
-    if not must_exist and not os.path.exists(netns_path):
+    return netns.open_path_netns(netns_path)
+
+
+def gone_target(pid: int | None, netns_path: str | None) -> NetnsRef:
+    """What `disconnect` looks for: the namespace a pid or path names, or, when it is gone,
+    the pid or path alone (the endpoint is then found by what it was connected with)."""
+    _check_one_target(pid, netns_path)
+    if pid is not None:
+        return NetnsRef(path=f"/proc/{pid}/ns/net", dev=0, ino=0, pid=pid)
+    assert netns_path is not None
+    if not os.path.exists(netns_path):
         return NetnsRef(path=netns_path, dev=0, ino=0)
     return netns.ref_for_path(netns_path)
 
 
-def open_checked(ref: NetnsRef) -> int:
-    """Open the namespace and make sure it is still the one `ref` names (no pid reuse race)."""
-    fd = netns.open_netns(ref.path)
-    st = os.fstat(fd)
-    if (st.st_dev, st.st_ino) != (ref.dev, ref.ino):
-        os.close(fd)
-        raise KernelError("open network namespace", ref.path, errno.ESRCH)
-    return fd
+def _check_one_target(pid: int | None, netns_path: str | None) -> None:
+    if (pid is None) == (netns_path is None):
+        raise InvalidArgument("target", "", "give exactly one of --pid or --netns")
+    if pid is not None and pid <= 0:
+        raise InvalidArgument("pid", pid, "must be a positive integer")
 
 
 def find_endpoint(endpoints: list[Endpoint], ref: NetnsRef) -> Endpoint | None:

@@ -69,18 +69,21 @@ def _check_is_netns(fd: int, path: str) -> None:
 
 def ref_for_pid(pid: int) -> NetnsRef:
     """A handle on the network namespace of process `pid`, tied to that very process."""
+    ref, fd = open_pid_netns(pid)
+    os.close(fd)
+    return ref
+
+
+def open_pid_netns(pid: int) -> tuple[NetnsRef, int]:
+    """`ref_for_pid` and an fd for that namespace (the caller closes it): the one opening that
+    the handle is read from, so the fd is the namespace the handle names."""
     path = f"/proc/{pid}/ns/net"
     start = linux.proc_start_time(pid)
     try:
-        st = os.stat(path)
-    except (FileNotFoundError, ProcessLookupError) as err:
+        fd = open_netns(path)
+    except NotFound as err:
         raise NotFound("process", pid) from err
-    except OSError as err:
-        raise KernelError("stat", path, err.errno or 0) from err
-    # Read the start time around the stat: if it changed, the pid was recycled in between.
-    if start is None or linux.proc_start_time(pid) != start:
-        raise NotFound("process", pid)
-    return NetnsRef(path=path, dev=st.st_dev, ino=st.st_ino, pid=pid, pid_start=start)
+    return _ref_of_open(fd, path, pid, start, NotFound("process", pid)), fd
 
 
 def ref_for_path(path: str) -> NetnsRef:
@@ -88,6 +91,13 @@ def ref_for_path(path: str) -> NetnsRef:
 
     When `path` is, or links to, /proc/N/ns/net, the handle is tied to process N.
     """
+    ref, fd = open_path_netns(path)
+    os.close(fd)
+    return ref
+
+
+def open_path_netns(path: str) -> tuple[NetnsRef, int]:
+    """`ref_for_path` and an fd for that namespace (the caller closes it), as `open_pid_netns`."""
     if not path:  # abspath would make it the working directory, and the error about that
         raise InvalidArgument("network namespace", "''", "give a path such as /run/netns/NAME")
     path = os.path.abspath(path)
@@ -96,12 +106,22 @@ def ref_for_path(path: str) -> NetnsRef:
         path = f"/proc/{pid}/ns/net"  # "self" would mean whoever reads the ref later
     start = None if pid is None else linux.proc_start_time(pid)
     fd = open_netns(path)
+    return _ref_of_open(fd, path, pid, start, NotFound("network namespace", path)), fd
+
+
+def _ref_of_open(
+    fd: int, path: str, pid: int | None, start: int | None, exited: NotFound
+) -> NetnsRef:
+    """The handle of the namespace open at `fd`; for a process's namespace, its start time is
+    read before the open and again after it: if it changed (or the process was gone), the pid
+    was recycled in between, and `exited` is raised (the fd closed)."""
     try:
         st = os.fstat(fd)
-    finally:
+        if pid is not None and (start is None or linux.proc_start_time(pid) != start):
+            raise exited
+    except BaseException:
         os.close(fd)
-    if pid is not None and (start is None or linux.proc_start_time(pid) != start):
-        raise NotFound("network namespace", path)  # its process exited while we looked
+        raise
     return NetnsRef(path=path, dev=st.st_dev, ino=st.st_ino, pid=pid, pid_start=start)
 
 

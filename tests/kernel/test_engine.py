@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 import pytest
 from engine_lab import Lab
 
-from dockline.engine import resolve_target
+from dockline import netns
 from dockline.errors import Conflict, InvalidArgument, NotFound
 from dockline.ipam import mac_from_ipv4
 from nslab import TestNetns, delete_netns, wait_until
@@ -269,13 +269,13 @@ def test_the_machine_s_initial_namespace_is_refused(lab: Lab) -> None:
     with open("/proc/2/comm") as f:
         if f.read().strip() != "kthreadd":
             pytest.skip("pid 2 is not kthreadd: a pid namespace of our own")
-    kernel = resolve_target(2, None)
+    kernel = netns.ref_for_pid(2)
     with pytest.raises(InvalidArgument, match="initial network namespace"):
         lab.engine.check_not_host(kernel)
     if os.readlink("/proc/self/ns/net") == os.readlink("/proc/2/ns/net"):  # the usual case
         with pytest.raises(InvalidArgument, match="initial network namespace"):
-            lab.engine.check_not_host(resolve_target(os.getpid(), None))
-    lab.engine.check_not_host(resolve_target(None, lab.container_ns().path))  # a container's
+            lab.engine.check_not_host(netns.ref_for_pid(os.getpid()))
+    lab.engine.check_not_host(netns.ref_for_path(lab.container_ns().path))  # a container's
 
 
 # -- many at once ---------------------------------------------------------------------------

@@ -147,28 +147,28 @@ def configure_network(
     engine: Engine, txn: Txn, undo: Rollback, *, spec: ContainerSpec, container: Container, pid: int
 ) -> Container:
     """The net mode's part: bridge attaches an endpoint, none only brings `lo` up."""
-    ref = netns.ref_for_pid(pid)
-    sandbox = None
-    if spec.net_mode.kind in ("bridge", "none"):
-        sandbox = netns.link_netns(engine.paths.netns_dir, sandbox_link_name(spec.id), pid)
-        undo.push(netns.unlink_netns, sandbox)
-    if spec.net_mode.kind == "bridge":
-        engine.attach(
-            txn,
-            undo,
-            spec.net_mode.target,
-            ref,
-            ip=spec.ip,
-            mac=spec.mac,
-            container_id=spec.id,
-        )
-    elif spec.net_mode.kind == "none":
-        fd = netns.open_netns(ref.path)
-        try:
+    ref, fd = netns.open_pid_netns(pid)
+    try:
+        sandbox = None
+        if spec.net_mode.kind in ("bridge", "none"):
+            sandbox = netns.link_netns(engine.paths.netns_dir, sandbox_link_name(spec.id), pid)
+            undo.push(netns.unlink_netns, sandbox)
+        if spec.net_mode.kind == "bridge":
+            engine.attach(
+                txn,
+                undo,
+                spec.net_mode.target,
+                ref,
+                fd,
+                ip=spec.ip,
+                mac=spec.mac,
+                container_id=spec.id,
+            )
+        elif spec.net_mode.kind == "none":
             with Netlink.open(fd) as inner:
                 set_link_up(inner, 1)  # lo is always ifindex 1 in a new namespace
-        finally:
-            os.close(fd)
+    finally:
+        os.close(fd)
     return container._replace(
         state="running",
         pid=pid,
