@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -62,6 +63,27 @@ def test_five_steps_for_a_detached_container(dl: Dockline) -> None:
     routes = ns.ip_json("route", "show", "default")
     assert [(r["gateway"], r["dev"]) for r in routes] == [("172.17.0.1", "eth0")]
     assert ns.run("cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").stdout.strip() == "1"
+
+
+def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
+    dl("run", "-d", "--name", "ca", "--", "sleep", "300")
+    full_id = dl.inspect("ca")["Id"]
+    table = dl("ps", "--format", "table {{.Names}}\\t{{.State}}\\t{{.Command}}").stdout
+    assert table.splitlines() == ["NAMES     STATE     COMMAND", 'ca        running   "sleep 300"']
+    assert dl("ps", "-q", "--no-trunc").stdout == full_id + "\n"
+    [row] = [json.loads(line) for line in dl("ps", "--format", "json").stdout.splitlines()]
+    assert row["ID"] == full_id[:12] and row["Command"] == '"sleep 300"'
+    assert row["RunningFor"].endswith(" ago") and re.fullmatch(
+        r"\d{4}-.* \+\d{4} \w+", row["CreatedAt"]
+    )
+    net_ip = '{{(index .NetworkSettings.Networks "bridge").IPAddress}}'
+    assert dl("inspect", "-f", net_ip, "ca").stdout == "172.17.0.2\n"
+    assert dl("inspect", "-f", "{{if .State.Running}}up{{end}} {{.State.Pid | printf \"%d\"}}", "ca").stdout.startswith("up ")  # fmt: skip
+    assert dl("network", "ls", "--format", "{{.Name}}: {{.Subnet}}").stdout == "bridge: 172.17.0.0/16\n"  # fmt: skip
+    assert dl("network", "inspect", "-f", "{{len .Containers}}", "bridge").stdout == "1\n"
+    bad = dl("ps", "--format", "{{.Bogus}}", check=False)
+    assert bad.returncode != 0 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == ["dockline: invalid format '{{.Bogus}}': no field 'Bogus'"]  # fmt: skip
 
 
 def test_network_is_ready_before_the_command_starts(dl: Dockline) -> None:

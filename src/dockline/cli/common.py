@@ -12,10 +12,11 @@ if TYPE_CHECKING:
     from dockline.engine import Engine
 
 QUIET = Option(("-q", "--quiet"), "quiet", "only IDs", FLAG)
+NO_TRUNC = Option(("--no-trunc",), "no_trunc", "do not shorten IDs (or commands)", FLAG)
 FORMAT = Option(
     ("--format",),
     "format",
-    "'table' (default), 'json' (one object per line), or a {{.Field}} template",
+    "'table' (default), 'json' (one object per line), a Go template, or 'table TEMPLATE'",
     default="table",
 )
 

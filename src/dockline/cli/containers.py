@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dockline.cli.common import FORMAT, QUIET, engine_from, paths_from
+from dockline.cli.common import FORMAT, NO_TRUNC, QUIET, engine_from, paths_from
 from dockline.cli.grammar import (
     APPEND,
     FLAG,
@@ -20,8 +20,7 @@ from dockline.cli.grammar import (
 from dockline.cli.output import (
     human_age,
     print_json,
-    print_json_lines,
-    print_table,
+    print_listing,
     render_template,
     shorten,
 )
@@ -65,7 +64,23 @@ def cmd_run(args: Args) -> int:
         raise
 
 
+# `ps` fields and their column names, as Docker's (its --format json has the same keys).
+PS_HEADERS = {
+    "ID": "CONTAINER ID",
+    "Command": "COMMAND",
+    "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED",
+    "Status": "STATUS",
+    "State": "STATE",
+    "Networks": "NETWORKS",
+    "Names": "NAMES",
+}
+PS_TABLE = ("ID", "Command", "RunningFor", "Status", "Networks", "Names")
+
+
 def cmd_ps(args: Args) -> int:
+    import time
+
     from dockline.runtime.state import is_running
 
     with engine_from(args) as engine, engine.store.transaction() as txn:
@@ -75,13 +90,15 @@ def cmd_ps(args: Args) -> int:
         running = is_running(c)
         if not running and not args.all:
             continue
-        status = f"Up {human_age(c.started)}" if running else _exited_status(c)
+        command = " ".join(c.command)
         rows.append(
             {
-                "ID": c.id[:12],
-                "Command": shorten(" ".join(c.command), 20),
-                "CreatedAt": human_age(c.created) + " ago",
-                "Status": status,
+                "ID": c.id if args.no_trunc else c.id[:12],
+                "Command": _quoted(command if args.no_trunc else shorten(command, 20)),
+                "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.created)),
+                "RunningFor": human_age(c.created) + " ago",
+                "Status": f"Up {human_age(c.started)}" if running else _exited_status(c),
+                "State": "running" if running else "created" if c.state == "created" else "exited",
                 "Networks": str(c.net_mode),
                 "Names": c.name,
             }
@@ -89,18 +106,14 @@ def cmd_ps(args: Args) -> int:
     if args.quiet:
         for row in rows:
             print(row["ID"])
-    elif args.format == "json":
-        print_json_lines(rows)
-    elif args.format == "table":
-        headers = ("CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NETWORK", "NAMES")
-        keys = ("ID", "Command", "CreatedAt", "Status", "Networks", "Names")
-        print_table(
-            headers, [[r[k] if k != "Command" else f'"{r[k]}"' for k in keys] for r in rows]
-        )
     else:
-        for row in rows:
-            print(render_template(args.format, row))
+        print_listing(rows, args.format, PS_HEADERS, PS_TABLE)
     return 0
+
+
+def _quoted(text: str) -> str:
+    """As Go's strconv.Quote, which Docker applies to the command it shows."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _exited_status(container: Any) -> str:
@@ -309,6 +322,7 @@ COMMANDS = (
         cmd_ps,
         options=(
             Option(("-a", "--all"), "all", "show stopped containers too", FLAG),
+            NO_TRUNC,
             QUIET,
             FORMAT,
         ),
@@ -321,7 +335,7 @@ COMMANDS = (
             Option(
                 ("-f", "--format"),
                 "format",
-                "a template: {{.Field.Path}}, {{json .Field}}, {{range .Field}}...{{end}}",
+                "a Go template, as Docker's: '{{.Field.Path}}', '{{json .Field}}', ...",
             ),
         ),
         positionals=(NAMES,),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockline.cli.common import FORMAT, QUIET, engine_from
+from dockline.cli.common import FORMAT, NO_TRUNC, QUIET, engine_from
 from dockline.cli.grammar import SOME, Args, Command, Option, Positional, bad_value
 from dockline.errors import InvalidArgument, NotFound
 
@@ -36,15 +36,27 @@ def cmd_disconnect(args: Args) -> int:
     return 0
 
 
+# `network ls` fields and their column names (Docker's first four, then the addresses).
+LS_HEADERS = {
+    "ID": "NETWORK ID",
+    "Name": "NAME",
+    "Driver": "DRIVER",
+    "Scope": "SCOPE",
+    "Subnet": "SUBNET",
+    "Gateway": "GATEWAY",
+    "Bridge": "BRIDGE",
+}
+
+
 def cmd_ls(args: Args) -> int:
-    from dockline.cli.output import print_json_lines, print_table, render_template
+    from dockline.cli.output import print_listing
 
     with engine_from(args) as engine:
         engine.network()  # the default network exists once dockline has been used
         networks = engine.networks()
     rows = [
         {
-            "ID": n.id[:12],
+            "ID": n.id if args.no_trunc else n.id[:12],
             "Name": n.name,
             "Driver": n.driver,
             "Scope": "local",
@@ -56,17 +68,8 @@ def cmd_ls(args: Args) -> int:
     ]
     if args.quiet:
         print("\n".join(r["ID"] for r in rows))
-    elif args.format == "json":
-        print_json_lines(rows)
-    elif args.format == "table":
-        keys = ("ID", "Name", "Driver", "Scope", "Subnet", "Gateway", "Bridge")
-        print_table(
-            ("NETWORK ID", "NAME", "DRIVER", "SCOPE", "SUBNET", "GATEWAY", "BRIDGE"),
-            [[r[k] for k in keys] for r in rows],
-        )
     else:
-        for row in rows:
-            print(render_template(args.format, row))
+        print_listing(rows, args.format, LS_HEADERS, tuple(LS_HEADERS))
     return 0
 
 
@@ -146,7 +149,11 @@ COMMANDS = (
         ("network", "ls"),
         "list networks",
         cmd_ls,
-        options=(QUIET, FORMAT),
+        options=(
+            NO_TRUNC,
+            QUIET,
+            FORMAT,
+        ),
     ),
     Command(
         ("network", "inspect"),
@@ -156,7 +163,7 @@ COMMANDS = (
             Option(
                 ("-f", "--format"),
                 "format",
-                "a template: {{.Field.Path}}, {{json .Field}}, {{range .Field}}...{{end}}",
+                "a Go template, as Docker's: '{{.Field.Path}}', '{{json .Field}}', ...",
             ),
         ),
         positionals=(Positional("names", "NETWORK", SOME),),

@@ -10,20 +10,69 @@ from dockline.errors import InvalidArgument
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import re
-    from collections.abc import Callable, Iterator
     from typing import Any
-
-    # text, or (kind, path, body): kind is "field", "json" or "range" (only a range has a body)
-    _Node = str | tuple[str, str, list["_Node"]]
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Columns padded to their widest cell, three spaces apart, as Docker prints them."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    for row in [list(headers), *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        print("   ".join(cells).rstrip())
+    """Columns as Docker's tables: three spaces after the widest cell, at least ten wide."""
+    for line in _aligned([list(headers), *(list(row) for row in rows)]):
+        print(line)
+
+
+def _aligned(lines: list[list[str]]) -> list[str]:
+    """Cells padded as Go's tabwriter pads them for Docker (minimum width 10, padding 3): every
+    cell but a line's last is part of a column. Lines end with their text, not with padding."""
+    widths: list[int] = []
+    for cells in lines:
+        for i, cell in enumerate(cells[:-1]):
+            if i == len(widths):
+                widths.append(10)
+            widths[i] = max(widths[i], len(cell) + 3)
+    return [
+        (
+            "".join(cell.ljust(width) for cell, width in zip(cells[:-1], widths, strict=False))
+            + (cells[-1] if cells else "")
+        ).rstrip()
+        for cells in lines
+    ]
+
+
+def print_listing(
+    rows: Sequence[dict[str, Any]], fmt: str, headers: dict[str, str], default: Sequence[str]
+) -> None:
+    """A list command's `--format`, as Docker's: `table` (the `default` columns), `json` (an
+    object per line), `table TEMPLATE` (a header row, then a row each, aligned at tabs) or a
+    TEMPLATE alone (a line each). `headers` names every field's column."""
+    if fmt == "json":
+        print_json_lines(rows)
+    elif fmt == "table":
+        print_table(
+            [headers[key] for key in default], [[row[key] for key in default] for row in rows]
+        )
+    else:
+        _print_templated(rows, fmt, headers)
+
+
+def _print_templated(rows: Sequence[dict[str, Any]], fmt: str, headers: dict[str, str]) -> None:
+    """Docker's reading of a list template: `table` first makes it a table, whose header is the
+    template applied to the column names; `\\t` and `\\n` are a tab and a newline."""
+    from dockline.cli import templates
+
+    table = fmt.startswith("table")
+    text = (fmt[len("table") :] if table else fmt).strip(" ")
+    text = text.replace("\\t", "\t").replace("\\n", "\n")
+    try:
+        nodes = templates.parse(text)
+        lines = [templates.render(nodes, row) for row in rows]
+        if table:
+            lines.insert(0, templates.render(nodes, headers, header=True))
+    except templates.TemplateError as err:
+        raise _invalid(fmt, err) from None
+    if table:
+        cells = [line.split("\t") for line in "\n".join(lines).split("\n")]
+        lines = _aligned(cells)
+    for line in lines:
+        print(line)
 
 
 def print_json(value: Any) -> None:
@@ -42,99 +91,18 @@ def print_json_lines(rows: Sequence[Any]) -> None:
 
 
 def render_template(template: str, value: Any) -> str:
-    """A subset of Go templates, the forms Docker users reach for: `{{.A.B}}`, `{{json .A}}`,
-    and `{{range .A}}...{{end}}` (over a list, or a map's values in key order, as Go does),
-    inside which `.` is the element: `{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}`.
-    Anything else is refused whole, before any output."""
-    import json
-    import re  # `re` (with `enum`) costs ~4 ms of start-up: only --format templates need it
+    """`template` (Go's text/template language, as `--format` takes it: see cli/templates.py)
+    applied to `value`; anything wrong with it is one InvalidArgument naming the template."""
+    from dockline.cli import templates  # `re` and `json`: only --format templates pay for them
 
-    nodes = _parse_template(template, re.compile(_ACTION_PATTERN))
-    return "".join(_render(nodes, value, template, json.dumps))
-
-
-_ACTION_PATTERN = r"\{\{(.*?)\}\}"
-_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
-_SUPPORTED = "only {{.Field.Path}}, {{json .Field}} and {{range .Field}}...{{end}}"
+    try:
+        return templates.render(templates.parse(template), value)
+    except templates.TemplateError as err:
+        raise _invalid(template, err) from None
 
 
-def _parse_template(template: str, actions: re.Pattern[str]) -> list[_Node]:
-    """The template as text and (kind, path, body) actions; ranges nest their bodies."""
-    root: list[_Node] = []
-    open_bodies = [root]
-    end = 0
-    for match in actions.finditer(template):
-        if match.start() > end:
-            open_bodies[-1].append(template[end : match.start()])
-        end = match.end()
-        words = match.group(1).split()
-        if words == ["end"] and len(open_bodies) > 1:
-            open_bodies.pop()
-        elif len(words) == 1 and _is_path(words[0]):
-            open_bodies[-1].append(("field", words[0], []))
-        elif len(words) == 2 and words[0] in ("json", "range") and _is_path(words[1]):
-            body: list[_Node] = []
-            open_bodies[-1].append((words[0], words[1], body))
-            if words[0] == "range":
-                open_bodies.append(body)
-        else:
-            raise InvalidArgument("format", repr(template), _SUPPORTED)
-    rest = template[end:]
-    if "{{" in rest or len(open_bodies) > 1:
-        raise InvalidArgument("format", repr(template), _SUPPORTED)
-    if rest:
-        root.append(rest)
-    return root
-
-
-def _is_path(word: str) -> bool:
-    """`.` or `.A.B`: a dot, then names joined by dots."""
-    names = word.split(".")[1:]
-    return word == "." or (word.startswith(".") and all(names) and _PATH_CHARS.issuperset(word))
-
-
-def _render(
-    nodes: list[_Node], dot: Any, template: str, dumps: Callable[[Any], str]
-) -> Iterator[str]:
-    for node in nodes:
-        if isinstance(node, str):
-            yield node
-            continue
-        kind, path, body = node
-        found = _lookup(dot, path, template)
-        if kind == "json":
-            yield dumps(found)
-        elif kind == "field":
-            yield _plain(found, dumps)
-        else:
-            for item in _range_items(found, path, template):
-                yield from _render(body, item, template, dumps)
-
-
-def _plain(found: Any, dumps: Callable[[Any], str]) -> str:
-    if isinstance(found, bool):
-        return str(found).lower()
-    if isinstance(found, dict | list):
-        return dumps(found)
-    return "" if found is None else str(found)
-
-
-def _range_items(found: Any, path: str, template: str) -> list[Any]:
-    if isinstance(found, dict):
-        return [found[key] for key in sorted(found)]
-    if isinstance(found, list):
-        return found
-    if found is None:
-        return []
-    raise InvalidArgument("format", repr(template), f"range over {path}: not a list or map")
-
-
-def _lookup(value: Any, path: str, template: str) -> Any:
-    for key in [k for k in path.split(".") if k]:
-        if not isinstance(value, dict) or key not in value:
-            raise InvalidArgument("format", repr(template), f"no field {key!r}")
-        value = value[key]
-    return value
+def _invalid(template: str, err: Exception) -> InvalidArgument:
+    return InvalidArgument("format", repr(template), str(err))
 
 
 def human_age(since: float | None, now: float | None = None) -> str:
