@@ -81,6 +81,18 @@ def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
     assert dl("inspect", "-f", "{{if .State.Running}}up{{end}} {{.State.Pid | printf \"%d\"}}", "ca").stdout.startswith("up ")  # fmt: skip
     assert dl("network", "ls", "--format", "{{.Name}}: {{.Subnet}}").stdout == "bridge: 172.17.0.0/16\n"  # fmt: skip
     assert dl("network", "inspect", "-f", "{{len .Containers}}", "bridge").stdout == "1\n"
+    dl("run", "--name", "done", "--", "true")
+    names = "{{.Names}}"
+    assert dl("ps", "-a", "--format", names).stdout.split() == ["done", "ca"]  # newest first
+    assert dl("ps", "--format", names, "-f", "status=exited").stdout == "done\n"
+    assert dl("ps", "--format", names, "-f", "name=^/c", "-f", "network=bridge").stdout == "ca\n"
+    assert dl("ps", "-a", "--format", names, "-f", "name=a$", "-f", "name=e$").stdout.split() == ["done", "ca"]  # fmt: skip
+    assert dl("ps", "--format", names, "-l").stdout == "done\n"
+    assert dl("ps", "-q", "-f", f"id={full_id[20:30]}").stdout == full_id[:12] + "\n"
+    assert dl("network", "ls", "-q", "-f", "name=ridg", "-f", "driver=bridge").stdout.strip()
+    assert dl("network", "ls", "-q", "-f", "name=nope").stdout == ""
+    bad_filter = dl("ps", "-f", "status=up", check=False)
+    assert bad_filter.returncode != 0 and "invalid filter status=up" in bad_filter.stderr
     bad = dl("ps", "--format", "{{.Bogus}}", check=False)
     assert bad.returncode != 0 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == ["dockline: invalid format '{{.Bogus}}': no field 'Bogus'"]  # fmt: skip

@@ -28,6 +28,7 @@ from dockline.errors import DocklineError, ExitStatus, InvalidArgument, NotFound
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, BinaryIO
 
 
@@ -79,36 +80,59 @@ PS_TABLE = ("ID", "Command", "RunningFor", "Status", "Networks", "Names")
 
 
 def cmd_ps(args: Args) -> int:
-    import time
-
+    from dockline.cli.filters import ANY, DOCKER_STATUSES, matches, parse_filters
     from dockline.runtime.state import is_running
 
+    keys = {"id": ANY, "name": ANY, "status": DOCKER_STATUSES, "network": ANY}
+    filters = parse_filters(args.filter, keys, patterns=("name",))
     with engine_from(args) as engine, engine.store.transaction() as txn:
         containers = sorted(txn.list_containers(), key=lambda c: c.created, reverse=True)
+    last = 1 if args.latest else args.last or 0  # the last N created, in every state
     rows = []
     for c in containers:
-        running = is_running(c)
-        if not running and not args.all:
+        state = "running" if is_running(c) else "created" if c.state == "created" else "exited"
+        if not (state == "running" or args.all or last > 0 or "status" in filters):
             continue
-        command = " ".join(c.command)
-        rows.append(
-            {
-                "ID": c.id if args.no_trunc else c.id[:12],
-                "Command": _quoted(command if args.no_trunc else shorten(command, 20)),
-                "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.created)),
-                "RunningFor": human_age(c.created) + " ago",
-                "Status": f"Up {human_age(c.started)}" if running else _exited_status(c),
-                "State": "running" if running else "created" if c.state == "created" else "exited",
-                "Networks": str(c.net_mode),
-                "Names": c.name,
-            }
-        )
+        if not matches(filters, _ps_tests(c, state)):
+            continue
+        rows.append(_ps_row(c, state, full=args.no_trunc))
+    if last > 0:  # N <= 0: no limit, as Docker's default of -1
+        rows = rows[:last]
     if args.quiet:
         for row in rows:
             print(row["ID"])
     else:
         print_listing(rows, args.format, PS_HEADERS, PS_TABLE)
     return 0
+
+
+def _ps_row(c: Any, state: str, *, full: bool) -> dict[str, str]:
+    """Container `c` as `ps` shows it: Docker's fields, IDs and commands cut unless `full`."""
+    import time
+
+    command = " ".join(c.command)
+    return {
+        "ID": c.id if full else c.id[:12],
+        "Command": _quoted(command if full else shorten(command, 20)),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.created)),
+        "RunningFor": human_age(c.created) + " ago",
+        "Status": f"Up {human_age(c.started)}" if state == "running" else _exited_status(c),
+        "State": state,
+        "Networks": str(c.net_mode),
+        "Names": c.name,
+    }
+
+
+def _ps_tests(c: Any, state: str) -> dict[str, Callable[[str], bool]]:
+    """What each `ps --filter` key tests of container `c`, as Docker's."""
+    from dockline.cli.filters import name_matches
+
+    return {
+        "id": lambda value: value in c.id,  # Docker: all or part of the ID
+        "name": lambda value: name_matches(value, c.name),
+        "status": lambda value: value == state,
+        "network": lambda value: value == str(c.net_mode) and c.net_mode.kind != "container",
+    }
 
 
 def _quoted(text: str) -> str:
@@ -259,6 +283,13 @@ def _tail(text: str) -> int | None:
     return int(text)
 
 
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise bad_value("last", text, "a number") from None
+
+
 def _seconds(text: str) -> float:
     try:
         return float(text)
@@ -322,6 +353,21 @@ COMMANDS = (
         cmd_ps,
         options=(
             Option(("-a", "--all"), "all", "show stopped containers too", FLAG),
+            Option(
+                ("-f", "--filter"),
+                "filter",
+                "KEY=VALUE, repeated: id (part of it), name (a regular expression), "
+                "status (created, running, exited, ...), network",
+                APPEND,
+            ),
+            Option(
+                ("-n", "--last"),
+                "last",
+                "the N last created containers (in every state)",
+                convert=_count,
+                metavar="N",
+            ),
+            Option(("-l", "--latest"), "latest", "the last created container", FLAG),
             NO_TRUNC,
             QUIET,
             FORMAT,

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dockline.cli.common import FORMAT, NO_TRUNC, QUIET, engine_from
-from dockline.cli.grammar import SOME, Args, Command, Option, Positional, bad_value
+from dockline.cli.grammar import APPEND, SOME, Args, Command, Option, Positional, bad_value
 from dockline.errors import InvalidArgument, NotFound
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dockline.model import Network
 
 
 def _pid(text: str) -> int:
@@ -36,6 +42,16 @@ def cmd_disconnect(args: Args) -> int:
     return 0
 
 
+def _ls_tests(n: Network) -> dict[str, Callable[[str], bool]]:
+    """What each `network ls --filter` key tests, as Docker's: all or part of a name or ID."""
+    return {
+        "id": lambda value: value in n.id,
+        "name": lambda value: value in n.name,
+        "driver": lambda value: value == n.driver,
+        "scope": lambda value: value == "local",
+    }
+
+
 # `network ls` fields and their column names (Docker's first four, then the addresses).
 LS_HEADERS = {
     "ID": "NETWORK ID",
@@ -49,11 +65,14 @@ LS_HEADERS = {
 
 
 def cmd_ls(args: Args) -> int:
+    from dockline.cli.filters import ANY, matches, parse_filters
     from dockline.cli.output import print_listing
 
+    keys = {"id": ANY, "name": ANY, "driver": ANY, "scope": ANY}
+    filters = parse_filters(args.filter, keys)
     with engine_from(args) as engine:
         engine.network()  # the default network exists once dockline has been used
-        networks = engine.networks()
+        networks = [n for n in engine.networks() if matches(filters, _ls_tests(n))]
     rows = [
         {
             "ID": n.id if args.no_trunc else n.id[:12],
@@ -67,7 +86,8 @@ def cmd_ls(args: Args) -> int:
         for n in networks
     ]
     if args.quiet:
-        print("\n".join(r["ID"] for r in rows))
+        for row in rows:
+            print(row["ID"])
     else:
         print_listing(rows, args.format, LS_HEADERS, tuple(LS_HEADERS))
     return 0
@@ -150,6 +170,12 @@ COMMANDS = (
         "list networks",
         cmd_ls,
         options=(
+            Option(
+                ("-f", "--filter"),
+                "filter",
+                "KEY=VALUE, repeated: id, name (all or part of it), driver, scope",
+                APPEND,
+            ),
             NO_TRUNC,
             QUIET,
             FORMAT,
