@@ -153,16 +153,17 @@ def cmd_inspect(args: Args) -> int:
     missing: list[str] = []
     with engine_from(args) as engine, engine.store.transaction() as txn:
         for name in args.names:
-            container = txn.get_container(name)
+            container = txn.get_container(name) if args.type != "network" else None
+            net = txn.get_network(name) if container is None and args.type != "container" else None
             if container is not None:
                 found.append(container_object(txn, container))
-            elif (net := txn.get_network(name)) is not None:
+            elif net is not None:
                 found.append(network_object(txn, net))
             else:
                 missing.append(name)
     _print_objects(found, args.format)
     for name in missing:
-        print(f"dockline: no such object: {name}", file=sys.stderr)
+        print(f"dockline: no such {args.type or 'object'}: {name}", file=sys.stderr)
     return 1 if missing else 0
 
 
@@ -283,6 +284,12 @@ def _tail(text: str) -> int | None:
     return int(text)
 
 
+def _object_type(text: str) -> str:
+    if text not in ("container", "network"):
+        raise bad_value("type", text, "'container' or 'network'")
+    return text
+
+
 def _count(text: str) -> int:
     try:
         return int(text)
@@ -382,6 +389,12 @@ COMMANDS = (
                 ("-f", "--format"),
                 "format",
                 "a Go template, as Docker's: '{{.Field.Path}}', '{{json .Field}}', ...",
+            ),
+            Option(
+                ("--type",),
+                "type",
+                "container or network: look only for that",
+                convert=_object_type,
             ),
         ),
         positionals=(NAMES,),
