@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dockline.cli.output import print_listing, print_table, render_template
+from dockline.cli.templates import FUNCTIONS
 from dockline.errors import InvalidArgument
 
 INSPECT: dict[str, Any] = {
@@ -116,6 +117,10 @@ def test_renders_as_go_and_docker_do(template: str, expected: str) -> None:
         ("{{/* open", "unclosed comment"),
         ("{{.Name ^}}", "unexpected '^'"),
         ('{{"\\q"}}', "unknown escape"),
+        ("{{and}}", "wrong number or type of arguments for and"),
+        ("{{len index}}", "wrong number or type of arguments for index"),  # called with none
+        ("{{split 3.5 1}}", "wrong number or type of arguments for split"),
+        ("{{" + "(" * 2000 + ".Name" + ")" * 2000 + "}}", "nested too deeply"),
     ],
 )
 def test_refuses_with_the_template_named(template: str, why: str) -> None:
@@ -180,3 +185,23 @@ def test_a_bad_list_template_names_itself_and_prints_nothing(
 def test_print_table_last_column_is_not_padded(capsys: pytest.CaptureFixture[str]) -> None:
     print_table(["A", "B"], [["x", ""]])
     assert capsys.readouterr().out.splitlines() == ["A         B", "x"]
+
+
+def test_any_template_renders_or_fails_with_one_clear_error() -> None:
+    """Random templates from the language's pieces: each renders, or is refused with
+    InvalidArgument; never another exception (a traceback for the user)."""
+    import random
+
+    pieces = ["{{", "}}", "{{- ", " -}}", ".Name", ".State", ".Config.Env", "$", "$x", ":=", "=",
+              "(", ")", "|", ",", "range", "if", "else", "end", "with", "/*", "*/", '"%d %-5.2f %q"',
+              "`r`", "1", "-2", "3.5", "true", "nil", " ", *sorted(FUNCTIONS)]  # fmt: skip
+    rng = random.Random(20261128)
+    outcomes = {"rendered": 0, "refused": 0}
+    for _ in range(3000):
+        template = "".join(rng.choice(pieces) + rng.choice(("", " ")) for _ in range(12))
+        try:
+            render_template(template, INSPECT)
+            outcomes["rendered"] += 1
+        except InvalidArgument:
+            outcomes["refused"] += 1
+    assert min(outcomes.values()) > 100, outcomes  # both kinds were exercised

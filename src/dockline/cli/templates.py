@@ -150,7 +150,10 @@ _LITERALS = {"true": True, "false": False, "nil": None}
 def parse(template: str) -> list[Node]:
     """The template as a tree; raises TemplateError for anything not understood."""
     items = lex(template)
-    nodes, stop = _parse_nodes(items, 0, top=True)
+    try:
+        nodes, stop = _parse_nodes(items, 0, top=True)
+    except RecursionError:
+        raise TemplateError("nested too deeply") from None
     assert stop == len(items)
     return nodes
 
@@ -333,7 +336,10 @@ def render(nodes: list[Node], value: Any, *, header: bool = False) -> str:
     """The text of `nodes` applied to `value`; `header` for a table's header row, where the
     value holds column names and Docker's functions leave them as they are."""
     functions = FUNCTIONS | HEADER_FUNCTIONS if header else FUNCTIONS
-    return "".join(_render(nodes, value, _State(value, functions)))
+    try:
+        return "".join(_render(nodes, value, _State(value, functions)))
+    except RecursionError:
+        raise TemplateError("nested too deeply") from None
 
 
 def _render(nodes: list[Node], dot: Any, state: _State) -> Iterator[str]:
@@ -407,10 +413,7 @@ def _call(command: list[Arg], dot: Any, state: _State, piped: Any) -> Any:
         args = [_evaluate(arg, dot, state) for arg in command[1:]]
         if piped is not _NOTHING:
             args.append(piped)
-        try:
-            return state.functions[head[1]](*args)
-        except TypeError as err:
-            raise TemplateError(f"wrong number or type of arguments for {head[1]}") from err
+        return _apply(head[1], args, state)
     if len(command) > 1:
         raise TemplateError("can't give arguments to a value that is not a function")
     if piped is not _NOTHING:
@@ -428,7 +431,14 @@ def _evaluate(arg: Arg, dot: Any, state: _State) -> Any:
         return _fields(state.lookup(arg[1]), arg[2])
     if kind == "pipeline":
         return _fields(_run(arg[1], dot, state), arg[2])
-    return state.functions[arg[1]]()  # a function as an argument: called with no arguments, as Go
+    return _apply(arg[1], [], state)  # a function as an argument: called with none, as in Go
+
+
+def _apply(name: str, args: list[Any], state: _State) -> Any:
+    try:
+        return state.functions[name](*args)
+    except (TypeError, AttributeError, ValueError) as err:  # Python's words for Go's type errors
+        raise TemplateError(f"wrong number or type of arguments for {name}") from err
 
 
 def _fields(value: Any, names: list[str]) -> Any:
@@ -551,13 +561,15 @@ def _compare(check: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     return compare
 
 
-def first_false(*args: Any) -> Any:
+def first_false(first: Any, *others: Any) -> Any:
     """Go's `and`: the first false argument, or the last."""
+    args = (first, *others)
     return next((a for a in args if not truth(a)), args[-1])
 
 
-def first_true(*args: Any) -> Any:
+def first_true(first: Any, *others: Any) -> Any:
     """Go's `or`: the first true argument, or the last."""
+    args = (first, *others)
     return next((a for a in args if truth(a)), args[-1])
 
 
