@@ -16,7 +16,7 @@ from ipaddress import IPv4Interface
 
 from dockline.model import Container, Endpoint, Network
 from dockline.records import TYPE_CHECKING
-from dockline.runtime.state import is_running
+from dockline.runtime.state import is_running, status_word
 
 if TYPE_CHECKING:
     from typing import Any
@@ -32,12 +32,6 @@ def timestamp(seconds: float | None) -> str:
         return ZERO_TIME
     moment = datetime.fromtimestamp(seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}000Z"
-
-
-def status_word(container: Container, running: bool) -> str:
-    if running:
-        return "running"
-    return "created" if container.state == "created" else "exited"
 
 
 def container_json(

@@ -56,6 +56,12 @@ PLAIN = [
     "logs -f web",
     "logs --tail 5 web",
     "logs -n all -f web",
+    "ps -a -f status=exited -f name=^/w --no-trunc -n 3",
+    "ps --filter=network=bridge -l --format table",
+    "network ls -f driver=bridge --no-trunc",
+    "inspect --type network -f {{.Id}} bridge",
+    "version",
+    "version -f json",
 ]
 
 NOT_PLAIN = [
@@ -80,6 +86,10 @@ NOT_PLAIN = [
     "rm -- a",
     "logs web -- x",
     "logs --tail x web",  # conversion fails
+    "ps -n many",  # conversion fails
+    "inspect --type volume x",  # not a type dockline has
+    "--version",
+    "-v",
     "--root",
     "--bogus ps",
     "frobnicate",
@@ -123,6 +133,7 @@ def test_the_rest_is_left_to_argparse(line: str) -> None:
         ("network connect bridge", "one of the arguments --pid --netns is required"),
         ("network connect bridge --pid zero", "invalid pid 'zero': expected a positive integer"),
         ("stop -t soon a", "invalid time 'soon': expected seconds"),
+        ("inspect --type volume x", "invalid type 'volume': expected 'container' or 'network'"),
         ("rm", "the following arguments are required: CONTAINER"),
         ("frobnicate", "invalid choice: 'frobnicate'"),
     ],
@@ -152,3 +163,31 @@ def test_run_keeps_h_for_hostname_and_help_for_help(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         parse_command_line(["run", "--help"])
     assert "--hostname" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["--version", "-v"])
+def test_version_flag_prints_the_package_version(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockline import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line([flag])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"dockline version {__version__}\n"
+
+
+def test_version_command_tells_what_it_runs_on(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import os
+
+    from dockline import __version__
+    from dockline.cli.main import main
+
+    assert main(["version", "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["Version"] == __version__ and info["KernelVersion"] == os.uname().release
+    assert main(["version", "-f", "{{.Version}}"]) == 0
+    assert capsys.readouterr().out == __version__ + "\n"
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.startswith(f"dockline version {__version__}\n PythonVersion: ")

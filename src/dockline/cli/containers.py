@@ -81,7 +81,7 @@ PS_TABLE = ("ID", "Command", "RunningFor", "Status", "Networks", "Names")
 
 def cmd_ps(args: Args) -> int:
     from dockline.cli.filters import ANY, DOCKER_STATUSES, matches, parse_filters
-    from dockline.runtime.state import is_running
+    from dockline.runtime.state import is_running, status_word
 
     keys = {"id": ANY, "name": ANY, "status": DOCKER_STATUSES, "network": ANY}
     filters = parse_filters(args.filter, keys, patterns=("name",))
@@ -90,7 +90,7 @@ def cmd_ps(args: Args) -> int:
     last = 1 if args.latest else args.last or 0  # the last N created, in every state
     rows = []
     for c in containers:
-        state = "running" if is_running(c) else "created" if c.state == "created" else "exited"
+        state = status_word(c, is_running(c))
         if not (state == "running" or args.all or last > 0 or "status" in filters):
             continue
         if not matches(filters, _ps_tests(c, state)):

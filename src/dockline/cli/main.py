@@ -27,6 +27,7 @@ MODULES = {
     "logs": "containers",
     "network": "networks",
     "gc": "networks",
+    "version": "system",
 }
 
 

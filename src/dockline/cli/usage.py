@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from dockline import __version__
 from dockline.cli.grammar import APPEND, FLAG, GLOBAL_OPTIONS, REST, SOME, Args, Command, Option
 from dockline.errors import ExitStatus
 from dockline.records import TYPE_CHECKING
@@ -54,6 +55,9 @@ def build_parser(commands: Sequence[Command]) -> Parser:
     parser = Parser(prog="dockline", description="Docker-style container networking for Linux.")
     for option in GLOBAL_OPTIONS:
         _add_option(parser, option)
+    parser.add_argument(
+        "-v", "--version", action="version", version=f"dockline version {__version__}"
+    )
     top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     top.required = True
     groups: dict[str, Any] = {}

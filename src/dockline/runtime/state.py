@@ -23,6 +23,14 @@ def is_running(container: Container) -> bool:
     return container.state == "running" and process_alive(container.pid, container.pid_start)
 
 
+def status_word(container: Container, running: bool) -> str:
+    """Docker's `State.Status` (and `ps`'s State): running, created or exited; `running` is
+    `is_running(container)`, which the caller usually needs as well."""
+    if running:
+        return "running"
+    return "created" if container.state == "created" else "exited"
+
+
 def monitor_alive(container: Container) -> bool:
     return process_alive(container.monitor_pid, container.monitor_start)
 
