@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import platform
+import sys
 
 from dockline import __version__
 from dockline.cli.grammar import Args, Command, Option
@@ -13,7 +13,7 @@ def cmd_version(args: Args) -> int:
     """What `docker version` tells: the version, and what it runs on (for bug reports)."""
     info = {
         "Version": __version__,
-        "PythonVersion": platform.python_version(),
+        "PythonVersion": "{}.{}.{}".format(*sys.version_info),  # `platform` imports `re`
         "Os": "linux",
         "Arch": os.uname().machine,
         "KernelVersion": os.uname().release,
