@@ -76,6 +76,13 @@ def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
     assert row["RunningFor"].endswith(" ago") and re.fullmatch(
         r"\d{4}-.* \+\d{4} \w+", row["CreatedAt"]
     )
+    # a template written for `docker ps` finds every field, empty where dockline has no value
+    habit = dl("ps", "--format", "table {{.Names}}\\t{{.Image}}\\t{{.Ports}}\\t{{.State}}").stdout
+    assert habit.splitlines() == ["NAMES     IMAGE     PORTS     STATE", "ca                            running"]  # fmt: skip
+    [net] = [
+        json.loads(line) for line in dl("network", "ls", "--format", "json").stdout.splitlines()
+    ]
+    assert net["IPv6"] == "false" and net["CreatedAt"][:2] == "20" and net["Name"] == "bridge"
     net_ip = '{{(index .NetworkSettings.Networks "bridge").IPAddress}}'
     assert dl("inspect", "-f", net_ip, "ca").stdout == "172.17.0.2\n"
     assert dl("inspect", "-f", "{{if .State.Running}}up{{end}} {{.State.Pid | printf \"%d\"}}", "ca").stdout.startswith("up ")  # fmt: skip

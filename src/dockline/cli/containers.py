@@ -19,6 +19,7 @@ from dockline.cli.grammar import (
 )
 from dockline.cli.output import (
     human_age,
+    local_time,
     print_json,
     print_listing,
     render_template,
@@ -65,16 +66,23 @@ def cmd_run(args: Args) -> int:
         raise
 
 
-# `ps` fields and their column names, as Docker's (its --format json has the same keys).
+# `ps` fields and their column names, as Docker's (its --format json has the same keys, so
+# templates written for `docker ps` find every field; those dockline has no value for are empty).
 PS_HEADERS = {
     "ID": "CONTAINER ID",
+    "Image": "IMAGE",
     "Command": "COMMAND",
     "CreatedAt": "CREATED AT",
     "RunningFor": "CREATED",
-    "Status": "STATUS",
+    "Ports": "PORTS",
     "State": "STATE",
-    "Networks": "NETWORKS",
+    "Status": "STATUS",
+    "Size": "SIZE",
     "Names": "NAMES",
+    "Labels": "LABELS",
+    "Mounts": "MOUNTS",
+    "Networks": "NETWORKS",
+    "LocalVolumes": "LOCAL VOLUMES",
 }
 PS_TABLE = ("ID", "Command", "RunningFor", "Status", "Networks", "Names")
 
@@ -108,18 +116,22 @@ def cmd_ps(args: Args) -> int:
 
 def _ps_row(c: Any, state: str, *, full: bool) -> dict[str, str]:
     """Container `c` as `ps` shows it: Docker's fields, IDs and commands cut unless `full`."""
-    import time
-
     command = " ".join(c.command)
     return {
         "ID": c.id if full else c.id[:12],
+        "Image": c.rootfs or "",  # no images: the root directory given with --rootfs
         "Command": _quoted(command if full else shorten(command, 20)),
-        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.created)),
+        "CreatedAt": local_time(c.created),
         "RunningFor": human_age(c.created) + " ago",
-        "Status": f"Up {human_age(c.started)}" if state == "running" else _exited_status(c),
+        "Ports": "",
         "State": state,
-        "Networks": str(c.net_mode),
+        "Status": f"Up {human_age(c.started)}" if state == "running" else _exited_status(c),
+        "Size": "",
         "Names": c.name,
+        "Labels": "",
+        "Mounts": "",
+        "Networks": str(c.net_mode),
+        "LocalVolumes": "0",
     }
 
 

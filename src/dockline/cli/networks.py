@@ -52,21 +52,26 @@ def _ls_tests(n: Network) -> dict[str, Callable[[str], bool]]:
     }
 
 
-# `network ls` fields and their column names (Docker's first four, then the addresses).
+# `network ls` fields and their column names: Docker's, then dockline's addresses and bridge.
 LS_HEADERS = {
     "ID": "NETWORK ID",
     "Name": "NAME",
     "Driver": "DRIVER",
     "Scope": "SCOPE",
+    "IPv6": "IPV6",
+    "Internal": "INTERNAL",
+    "Labels": "LABELS",
+    "CreatedAt": "CREATED AT",
     "Subnet": "SUBNET",
     "Gateway": "GATEWAY",
     "Bridge": "BRIDGE",
 }
+LS_TABLE = ("ID", "Name", "Driver", "Scope", "Subnet", "Gateway", "Bridge")
 
 
 def cmd_ls(args: Args) -> int:
     from dockline.cli.filters import ANY, matches, parse_filters
-    from dockline.cli.output import print_listing
+    from dockline.cli.output import local_time, print_listing
 
     keys = {"id": ANY, "name": ANY, "driver": ANY, "scope": ANY}
     filters = parse_filters(args.filter, keys)
@@ -79,6 +84,10 @@ def cmd_ls(args: Args) -> int:
             "Name": n.name,
             "Driver": n.driver,
             "Scope": "local",
+            "IPv6": "false",
+            "Internal": "false",
+            "Labels": "",
+            "CreatedAt": local_time(n.created),
             "Subnet": str(n.subnet),
             "Gateway": str(n.gateway),
             "Bridge": n.bridge,
@@ -89,7 +98,7 @@ def cmd_ls(args: Args) -> int:
         for row in rows:
             print(row["ID"])
     else:
-        print_listing(rows, args.format, LS_HEADERS, tuple(LS_HEADERS))
+        print_listing(rows, args.format, LS_HEADERS, LS_TABLE)
     return 0
 
 

@@ -127,5 +127,10 @@ def human_age(since: float | None, now: float | None = None) -> str:
     return f"{hours // 24} days"
 
 
+def local_time(seconds: float) -> str:
+    """`2026-11-28 13:45:00 +0000 UTC`: how Docker's list commands print a `CreatedAt`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(seconds))
+
+
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
