@@ -106,11 +106,7 @@ def cmd_ps(args: Args) -> int:
         rows.append(_ps_row(c, state, full=args.no_trunc))
     if last > 0:  # N <= 0: no limit, as Docker's default of -1
         rows = rows[:last]
-    if args.quiet:
-        for row in rows:
-            print(row["ID"])
-    else:
-        print_listing(rows, args.format, PS_HEADERS, PS_TABLE)
+    print_listing(rows, args.format, PS_HEADERS, PS_TABLE, quiet=args.quiet)
     return 0
 
 

@@ -94,11 +94,7 @@ def cmd_ls(args: Args) -> int:
         }
         for n in networks
     ]
-    if args.quiet:
-        for row in rows:
-            print(row["ID"])
-    else:
-        print_listing(rows, args.format, LS_HEADERS, LS_TABLE)
+    print_listing(rows, args.format, LS_HEADERS, LS_TABLE, quiet=args.quiet)
     return 0
 
 

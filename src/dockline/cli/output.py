@@ -38,12 +38,21 @@ def _aligned(lines: list[list[str]]) -> list[str]:
 
 
 def print_listing(
-    rows: Sequence[dict[str, Any]], fmt: str, headers: dict[str, str], default: Sequence[str]
+    rows: Sequence[dict[str, Any]],
+    fmt: str,
+    headers: dict[str, str],
+    default: Sequence[str],
+    *,
+    quiet: bool = False,
 ) -> None:
-    """A list command's `--format`, as Docker's: `table` (the `default` columns), `json` (an
-    object per line), `table TEMPLATE` (a header row, then a row each, aligned at tabs) or a
-    TEMPLATE alone (a line each). `headers` names every field's column."""
-    if fmt == "json":
+    """A list command's output, as Docker's: with `quiet` the IDs alone; else by `--format`:
+    `table` (the `default` columns), `json` (an object per line), `table TEMPLATE` (a header
+    row, then a row each, aligned at tabs) or a TEMPLATE alone (a line each). `headers` names
+    every field's column."""
+    if quiet:
+        for row in rows:
+            print(row["ID"])
+    elif fmt == "json":
         print_json_lines(rows)
     elif fmt == "table":
         print_table(
