@@ -23,7 +23,6 @@ def test_values_of_one_key_are_alternatives_and_keys_must_all_match() -> None:
 def test_name_is_a_regular_expression_over_docker_s_slashed_name() -> None:
     assert name_matches("^/web", "web1") and name_matches("web", "a-web")
     assert not name_matches("^web$", "web")  # Docker sees "/web"
-    assert name_matches("^web$", "web", slash=False)
 
 
 @pytest.mark.parametrize(

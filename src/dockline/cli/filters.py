@@ -50,10 +50,10 @@ def matches(filters: dict[str, list[str]], tests: dict[str, Predicate]) -> bool:
     return all(any(tests[key](value) for value in values) for key, values in filters.items())
 
 
-def name_matches(value: str, name: str, *, slash: bool = True) -> bool:
-    """Docker's `name` filter: a regular expression searched in the name; a container's name
-    is `/` + name to Docker, so `^/web` and `web` both work (`slash=False` for networks)."""
-    return _pattern(value, value).search("/" + name if slash else name) is not None
+def name_matches(value: str, name: str) -> bool:
+    """Docker's `name` filter of containers: a regular expression searched in the name, which
+    is `/` + name to Docker, so `^/web` and `web` both work."""
+    return _pattern(value, value).search("/" + name) is not None
 
 
 def _pattern(item: str, value: str) -> re.Pattern[str]:
