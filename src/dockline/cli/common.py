@@ -19,6 +19,11 @@ FORMAT = Option(
     "'table' (default), 'json' (one object per line), a Go template, or 'table TEMPLATE'",
     default="table",
 )
+INSPECT_FORMAT = Option(
+    ("-f", "--format"),
+    "format",
+    "a Go template, as Docker's: '{{.Field.Path}}', '{{json .Field}}', ...",
+)
 
 
 def paths_from(args: Args) -> Paths:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 import sys
 
-from dockline.cli.common import FORMAT, NO_TRUNC, QUIET, engine_from, paths_from
+from dockline.cli.common import (
+    FORMAT,
+    INSPECT_FORMAT,
+    NO_TRUNC,
+    QUIET,
+    engine_from,
+    paths_from,
+)
 from dockline.cli.grammar import (
     APPEND,
     FLAG,
@@ -393,11 +400,7 @@ COMMANDS = (
         "show containers (or networks) as JSON",
         cmd_inspect,
         options=(
-            Option(
-                ("-f", "--format"),
-                "format",
-                "a Go template, as Docker's: '{{.Field.Path}}', '{{json .Field}}', ...",
-            ),
+            INSPECT_FORMAT,
             Option(
                 ("--type",),
                 "type",

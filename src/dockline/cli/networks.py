@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockline.cli.common import FORMAT, NO_TRUNC, QUIET, engine_from
+from dockline.cli.common import FORMAT, INSPECT_FORMAT, NO_TRUNC, QUIET, engine_from
 from dockline.cli.grammar import APPEND, SOME, Args, Command, Option, Positional, bad_value
 from dockline.errors import InvalidArgument, NotFound
 from dockline.records import TYPE_CHECKING
@@ -190,13 +190,7 @@ COMMANDS = (
         ("network", "inspect"),
         "show networks as JSON",
         cmd_inspect,
-        options=(
-            Option(
-                ("-f", "--format"),
-                "format",
-                "a Go template, as Docker's: '{{.Field.Path}}', '{{json .Field}}', ...",
-            ),
-        ),
+        options=(INSPECT_FORMAT,),
         positionals=(Positional("names", "NETWORK", SOME),),
     ),
     Command(
