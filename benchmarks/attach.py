@@ -20,9 +20,12 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface
+from typing import ClassVar
 
 from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, guard, in_netns, spawn
 from dockline.api import Engine, Paths
+from dockline.netlink import Netlink, configure_interface, create_veth, delete_link, get_link
 
 SUBNET_PREFIX = "172.17"  # inside throwaway host namespaces only
 GATEWAY = f"{SUBNET_PREFIX}.0.1"
@@ -34,6 +37,21 @@ def container_ip(i: int) -> str:
     """The i-th container's address, from .0.2 on (anchors without IPAM need them given)."""
     n = i + 2
     return f"{SUBNET_PREFIX}.{n // 256}.{n % 256}"
+
+
+def ip_mac(ip: str) -> str:
+    """The MAC that dockline derives from an IPv4 address (02:42 and its four bytes)."""
+    return "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+
+
+def bridge_batch() -> bytes:
+    """`ip -batch` lines for a bridge made as dockline makes it (multicast snooping off), with
+    the gateway address, up."""
+    return (
+        "link add br0 type bridge mcast_snooping 0\n"
+        f"addr add {GATEWAY}/16 dev br0\n"
+        "link set br0 up\n"
+    ).encode()
 
 
 def engine_in(lab: Lab, host: Host) -> Engine:
@@ -65,6 +83,7 @@ class Method:
     key: str
     label: str
     spawned: list[Spawned] = field(default_factory=list)  # the processes of the last call
+    in_process: ClassVar[bool] = False  # no process of its own: no peak RSS to measure
     wrapper: list[str] = field(default_factory=list)  # e.g. GNU time, for the memory runs
 
     def available(self) -> str:
@@ -95,6 +114,8 @@ class Method:
 class ApiMethod(Method):
     """`Engine.connect` / `Engine.disconnect` in this process, by namespace path."""
 
+    in_process = True
+
     def prepare(self, lab: Lab, count: int) -> None:
         self.host = lab.host("api")
         self.engine = engine_in(lab, self.host)
@@ -109,6 +130,54 @@ class ApiMethod(Method):
     def detach(self, i: int) -> float:
         start = time.perf_counter()
         self.engine.disconnect(netns_path=self.paths[i])
+        return time.perf_counter() - start
+
+
+class KernelRequestsMethod(Method):
+    """dockline's kernel requests for one attach, sent from this process with nothing around
+    them: the veth's creation on the bridge, then the batch inside the namespace (`lo` up, the
+    address, `eth0` up, the route), with names and addresses given; no store, no checks, no
+    planning. The in-process floor under `attach.api`: the API's time above it is dockline's
+    own work, which the API's ratio to `ip -batch` mixes with how fast this machine starts
+    processes. Detach deletes the host end, as the API's does."""
+
+    in_process = True
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("netlink")
+        self.paths = lab.netns(count + 1)
+        self.host.ip("-batch", "-", stdin=bridge_batch())
+        with self.host.entered():
+            self.nl = Netlink.open()
+        lab.defer("close netlink socket", self.nl.close)
+        bridge = get_link(self.nl, "br0")
+        assert bridge is not None
+        self.bridge = bridge.index
+        self.gateway = IPv4Address(GATEWAY)
+        self.warm_up(count)
+
+    def attach(self, i: int) -> float:
+        ip = container_ip(i)
+        address = IPv4Interface(f"{ip}/16")
+        start = time.perf_counter()
+        fd = os.open(self.paths[i], os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            peer = create_veth(
+                self.nl, f"veth{i:07x}", "eth0", peer_netns_fd=fd, master=self.bridge,
+                mtu=1500, peer_mac=ip_mac(ip),
+            )  # fmt: skip
+            with Netlink.open(fd) as inner:
+                configure_interface(
+                    inner, "eth0", addresses=[address], gateway=self.gateway, announce=False,
+                    ipv6_link_local=False, index=peer,
+                )  # fmt: skip
+        finally:
+            os.close(fd)
+        return time.perf_counter() - start
+
+    def detach(self, i: int) -> float:
+        start = time.perf_counter()
+        delete_link(self.nl, f"veth{i:07x}")
         return time.perf_counter() - start
 
 
@@ -174,20 +243,13 @@ class IpBatchMethod(Method):
     def prepare(self, lab: Lab, count: int) -> None:
         self.host = lab.host("ip")
         self.paths = lab.netns(count + 1)
-        self.host.ip(
-            "-batch", "-",
-            stdin=(
-                "link add br0 type bridge mcast_snooping 0\n"
-                f"addr add {GATEWAY}/16 dev br0\n"
-                "link set br0 up\n"
-            ).encode(),
-        )  # fmt: skip
+        self.host.ip("-batch", "-", stdin=bridge_batch())
         self.warm_up(count)
 
     def attach(self, i: int) -> float:
         ns = os.path.basename(self.paths[i])
         ip = container_ip(i)
-        mac = "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+        mac = ip_mac(ip)
         one_queue = "numtxqueues 1 numrxqueues 1"  # as dockline asks: no shrinking wait
         outside = f"link add veth{i:07x} up master br0 {one_queue} type veth peer name eth0 "
         outside += f"netns {ns} address {mac} {one_queue}\n"
@@ -309,6 +371,7 @@ class NetavarkMethod(Method):
 def all_methods() -> list[Method]:
     return [
         ApiMethod("api", "dockline Python API"),
+        KernelRequestsMethod("netlink", "dockline's netlink alone (in-process floor)"),
         CliMethod("cli", "dockline network connect --pid (CLI)"),
         DocklineCniMethod("dockline_cni", "dockline-cni (CNI plugin)"),
         IpBatchMethod("ip", "ip -batch (kernel floor with a CLI)"),
@@ -374,7 +437,7 @@ def measure_rss(outcomes: list[Outcome], runs: int) -> None:
     parent's high-water mark across exec, so ru_maxrss would report ours, not its own.
     """
     for o in outcomes:
-        if o.skipped or isinstance(o.method, ApiMethod):
+        if o.skipped or o.method.in_process:
             continue
         o.method.wrapper = [TIME, "-f", f"{RSS_MARK}%M"]
         try:

@@ -65,11 +65,14 @@ def largest(rows: dict[str, Row], prefix: str) -> str:
 
 COMPARISONS = [
     Comparison("attach.api", "attach.ip"),
+    Comparison("attach.api", "attach.netlink"),  # dockline's own work on top of the kernel's
+    Comparison("attach.netlink", "attach.ip"),
     Comparison("attach.cli", "attach.cni"),
     Comparison("attach.cli", "attach.ip"),
     Comparison("attach.cli", "attach.netavark"),
     Comparison("attach.dockline_cni", "attach.cni"),
     Comparison("detach.api", "detach.ip"),
+    Comparison("detach.netlink", "detach.ip"),
     Comparison("detach.cli", "detach.cni"),
     Comparison("detach.cli", "detach.netavark"),
     Comparison("run.dockline", "run.podman"),
@@ -136,6 +139,7 @@ def _bulk_comparisons(rows: dict[str, Row]) -> list[Comparison]:
 
 ANCHOR_NAMES = {
     "ip": "ip -batch",
+    "netlink": "kernel requests alone",
     "cni": "CNI bridge",
     "netavark": "netavark",
     "podman": "podman",
@@ -243,12 +247,12 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 GROUPS: list[tuple[str, list[str]]] = [
     ("attach one container, p50 (ms, shorter is better)", [
-        "attach.api", "attach.cli", "attach.dockline_cni", "attach.ip", "attach.cni",
-        "attach.netavark",
+        "attach.api", "attach.netlink", "attach.cli", "attach.dockline_cni", "attach.ip",
+        "attach.cni", "attach.netavark",
     ]),
     ("detach one container, p50 (ms)", [
-        "detach.api", "bulk.detach_per.*", "detach.cli", "detach.dockline_cni", "detach.ip",
-        "detach.cni", "detach.netavark",
+        "detach.api", "detach.netlink", "bulk.detach_per.*", "detach.cli",
+        "detach.dockline_cni", "detach.ip", "detach.cni", "detach.netavark",
     ]),
     ("many containers attached, total (s)", [
         "bulk.attach_total.*", "bulk.ip_attach_total.*",

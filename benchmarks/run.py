@@ -43,7 +43,7 @@ class Settings:
     monitors: int  # detached containers per runtime for the monitor's RSS (0: skip)
     datapath_runs: int  # iperf3 runs per world (0: skip)
     datapath_seconds: float
-    methods: tuple[str, ...] = ("api", "cli", "dockline_cni", "ip", "cni", "netavark")
+    methods: tuple[str, ...] = ("api", "netlink", "cli", "dockline_cni", "ip", "cni", "netavark")
 
 
 FULL = Settings(
@@ -105,7 +105,7 @@ def attach_rows(lab: Lab, s: Settings) -> list[Row]:
                 Row.skip(key, label, "ms", o.skipped) if o.skipped else Row.ms(key, label, samples)
             )
     for o in outcomes:
-        if isinstance(o.method, attach.ApiMethod):
+        if o.method.in_process:
             continue
         key = "rss.connect" if o.method.key == "cli" else f"rss.{o.method.key}"
         label = f"peak RSS: {o.method.label}"
