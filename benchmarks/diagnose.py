@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/diagnose.py growth    # why attach cost grows with N
     .venv/bin/python benchmarks/diagnose.py cli       # what a `network connect` spends
     .venv/bin/python benchmarks/diagnose.py attach    # an API attach, phase by phase
+    .venv/bin/python benchmarks/diagnose.py attach processes|sleep|spin  # ... in blocks
     .venv/bin/python benchmarks/diagnose.py datapath  # netfilter's share of the data path (perf)
     .venv/bin/python benchmarks/diagnose.py rules     # what each part of dockline's table costs
 
@@ -16,6 +17,9 @@ dockline's imports for `network connect`, and the whole `network connect`.
 `attach` times 300 API attaches back to back and, by wrapping dockline's functions in this
 process only, each phase of them: what is kernel (the veth's creation, the batch inside the
 namespace) and what is dockline's own (the namespace's lookup, planning, the store's commit).
+`attach processes|sleep|spin` does the same in blocks of 10 with that between the blocks (other
+processes, as the benchmark's other turns; an idle 50 ms; a busy 50 ms), and shows the first
+attach of each block apart from the other nine: what the benchmark's turns cost the API.
 `datapath` records `perf` (linux-perf) over one iperf3 run in dockline's world and one in the
 bare world, and sums the shares of the busy CPU spent in netfilter's functions, by kind. On a
 VM whose perf samples on a timer (no hardware counters), work done with interrupts off is
@@ -149,7 +153,10 @@ class PhaseTimer:
         self._undo.clear()
 
 
-def attach(n: int = 300) -> None:
+def attach(n: int = 300, *, pause: str = "") -> None:
+    """`pause` ("processes", "sleep" or "spin") runs that between blocks of BLOCK attaches, as
+    other tools' turns do in the benchmark, and splits each phase into the first attach of a
+    block and the others."""
     from dockline import engine as engine_module
     from dockline.driver import bridge
     from dockline.netlink import Netlink
@@ -174,15 +181,45 @@ def attach(n: int = 300) -> None:
             timer.wrap(owner, name, label)
         totals = []
         try:
-            for path in paths[:n]:
+            for i, path in enumerate(paths[:n]):
+                if pause and i % BLOCK == 0:
+                    PAUSES[pause]()
                 start = time.perf_counter()
                 engine.connect(netns_path=path)
                 totals.append(time.perf_counter() - start)
         finally:
             timer.restore()
-    print(f"{'Engine.connect, whole':<40} p50 {percentile(totals, 50) * 1000:6.3f} ms")
+    _print_phase("Engine.connect, whole", totals, split=bool(pause))
     for label, samples in timer.samples.items():
-        print(f"  {label:<38} p50 {percentile(samples, 50) * 1000:6.3f} ms  ({len(samples)} calls)")
+        _print_phase(f"  {label}", samples, split=bool(pause))
+
+
+def _print_phase(label: str, samples: list[float], *, split: bool) -> None:
+    line = f"{label:<42} p50 {percentile(samples, 50) * 1000:6.3f} ms"
+    if split:
+        first = samples[::BLOCK]
+        rest = [s for i, s in enumerate(samples) if i % BLOCK]
+        line += f"  first of block {percentile(first, 50) * 1000:6.3f}"
+        line += f"  others {percentile(rest, 50) * 1000:6.3f}"
+    print(line)
+
+
+def _other_processes() -> None:
+    """What runs between the API's turns in the benchmark, roughly: process starts."""
+    for _ in range(4):
+        subprocess.run([sys.executable, "-c", "import json, sqlite3"], check=True)
+    for _ in range(6):
+        subprocess.run(["ip", "link", "show"], check=True, stdout=subprocess.DEVNULL)
+
+
+def _spin(seconds: float = 0.05) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+BLOCK = 10  # as benchmarks/attach.py takes turns
+PAUSES = {"processes": _other_processes, "sleep": lambda: time.sleep(0.05), "spin": _spin}
 
 
 # Kernel symbols by netfilter's parts (perf's `--sort sym` names, matched by prefix).
@@ -283,6 +320,12 @@ if __name__ == "__main__":
         sys.exit(print(__doc__.split("\n\n")[1]))
     if name not in commands:
         sys.exit(f"diagnose.py: unknown command {name!r} (one of: {', '.join(commands)})")
+    pause = sys.argv[2] if name == "attach" and len(sys.argv) > 2 else ""
+    if pause and pause not in PAUSES:
+        sys.exit(f"diagnose.py attach: unknown pause {pause!r} (one of: {', '.join(PAUSES)})")
     stop_on_signals()
     sweep_stale()
-    commands[name]()
+    if pause:
+        attach(pause=pause)
+    else:
+        commands[name]()

@@ -182,6 +182,14 @@ def _num(value: float | None, unit: str = "") -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def _target_value(value: float | None) -> str:
+    """A target's value, with a third decimal below 1: a ratio of 0.301 against a bar of 0.3
+    must not print as 0.30 beside NOT MET."""
+    if value is not None and not math.isnan(value) and abs(value) < 1:
+        return f"{value:.3f}"
+    return _num(value)
+
+
 def _first_measured(compared: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each row's first comparison whose anchor ran (the one the table and chart show)."""
     return {c["row"]: c for c in reversed(compared) if c["ratio"] is not None}
@@ -205,7 +213,7 @@ def table(rows: list[Row], compared: list[dict[str, Any]], judged: list[dict[str
     lines += ["", f"{'target':<62} {'value':>10}  met?"]
     for t in judged:
         met = {True: "MET", False: "NOT MET", None: "not measured"}[t["met"]]
-        lines.append(f"{t['target']:<62} {_num(t['value']):>10}  {met}")
+        lines.append(f"{t['target']:<62} {_target_value(t['value']):>10}  {met}")
     return "\n".join(lines)
 
 
