@@ -83,8 +83,8 @@ class Method:
     key: str
     label: str
     spawned: list[Spawned] = field(default_factory=list)  # the processes of the last call
-    in_process: ClassVar[bool] = False  # no process of its own: no peak RSS to measure
     wrapper: list[str] = field(default_factory=list)  # e.g. GNU time, for the memory runs
+    in_process: ClassVar[bool] = False  # no process of its own: no peak RSS to measure
 
     def available(self) -> str:
         """Why this method cannot run here ("" if it can)."""

@@ -45,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.attach import dockline_env, engine_in
+from benchmarks.attach import BLOCK, dockline_env, engine_in
 from benchmarks.lab import BIN, Lab, compile_bytecode, spawn, stop_on_signals, sweep_stale
 from benchmarks.stats import percentile
 
@@ -218,7 +218,6 @@ def _spin(seconds: float = 0.05) -> None:
         pass
 
 
-BLOCK = 10  # as benchmarks/attach.py takes turns
 PAUSES = {"processes": _other_processes, "sleep": lambda: time.sleep(0.05), "spin": _spin}
 
 

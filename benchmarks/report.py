@@ -139,7 +139,7 @@ def _bulk_comparisons(rows: dict[str, Row]) -> list[Comparison]:
 
 ANCHOR_NAMES = {
     "ip": "ip -batch",
-    "netlink": "kernel requests alone",
+    "netlink": "netlink alone",
     "cni": "CNI bridge",
     "netavark": "netavark",
     "podman": "podman",

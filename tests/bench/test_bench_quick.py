@@ -107,3 +107,22 @@ def test_outputs_written(quick: tuple[dict[str, Any], Path]) -> None:
     assert svg.tag.endswith("svg")
     assert "attach one container" in (out / "benchmarks.svg").read_text()
     assert "target" in (out / "table.txt").read_text()
+
+
+def test_the_in_process_floor_is_under_the_api(quick: tuple[dict[str, Any], Path]) -> None:
+    """`attach.netlink` sends the API's kernel requests with nothing around them: if it is not
+    the cheaper of the two, it is not the floor it claims to be (the API measures 1.5x it)."""
+    results, _ = quick
+    rows = rows_of(results)
+    assert not rows["attach.netlink"]["skipped"], rows["attach.netlink"]["skipped"]
+    assert rows["attach.netlink"]["p50"] < rows["attach.api"]["p50"], rows["attach.netlink"]
+    compared = {(c["row"], c["anchor"]) for c in results["comparisons"]}
+    assert ("attach.api", "attach.netlink") in compared
+
+
+def test_ratio_targets_print_three_decimals(quick: tuple[dict[str, Any], Path]) -> None:
+    """A ratio of 0.301 against a bar of 0.3 must not print as 0.30 beside NOT MET."""
+    _, out = quick
+    line = next(ln for ln in (out / "table.txt").read_text().splitlines() if "0.3x ip -batch" in ln)
+    value = line.split("ip -batch", 1)[1].split()[0]  # then MET, NOT MET or not measured
+    assert len(value.partition(".")[2]) == 3, line
