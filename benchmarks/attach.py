@@ -25,6 +25,7 @@ from typing import ClassVar
 
 from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, guard, in_netns, spawn
 from dockline.api import Engine, Paths
+from dockline.ipam import mac_from_ipv4
 from dockline.netlink import Netlink, configure_interface, create_veth, delete_link, get_link
 
 SUBNET_PREFIX = "172.17"  # inside throwaway host namespaces only
@@ -37,11 +38,6 @@ def container_ip(i: int) -> str:
     """The i-th container's address, from .0.2 on (anchors without IPAM need them given)."""
     n = i + 2
     return f"{SUBNET_PREFIX}.{n // 256}.{n % 256}"
-
-
-def ip_mac(ip: str) -> str:
-    """The MAC that dockline derives from an IPv4 address (02:42 and its four bytes)."""
-    return "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
 
 
 def bridge_batch() -> bytes:
@@ -164,7 +160,7 @@ class KernelRequestsMethod(Method):
         try:
             peer = create_veth(
                 self.nl, f"veth{i:07x}", "eth0", peer_netns_fd=fd, master=self.bridge,
-                mtu=1500, peer_mac=ip_mac(ip),
+                mtu=1500, peer_mac=mac_from_ipv4(IPv4Address(ip)),
             )  # fmt: skip
             with Netlink.open(fd) as inner:
                 configure_interface(
@@ -249,7 +245,7 @@ class IpBatchMethod(Method):
     def attach(self, i: int) -> float:
         ns = os.path.basename(self.paths[i])
         ip = container_ip(i)
-        mac = ip_mac(ip)
+        mac = mac_from_ipv4(IPv4Address(ip))
         one_queue = "numtxqueues 1 numrxqueues 1"  # as dockline asks: no shrinking wait
         outside = f"link add veth{i:07x} up master br0 {one_queue} type veth peer name eth0 "
         outside += f"netns {ns} address {mac} {one_queue}\n"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from nslab import NS_PREFIX, TestNetns, delete_netns, make_netns
+from nslab import NS_PREFIX, TestNetns, delete_netns, make_netns, netns_inode
 
 __all__ = ["NS_PREFIX", "TestNetns", "delete_netns", "make_netns"]
 
@@ -50,13 +50,6 @@ def netns_fd(host_ns: TestNetns) -> Iterator[int]:
 # -- the leak check: the suite fails if it leaves anything behind --------------------------------
 
 
-def _ns_inode(pid: str | int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
 def _ancestors() -> set[int]:
     """This process and its ancestors (the test runner's own command lines are not leaks)."""
     pids, pid = set(), os.getpid()
@@ -73,7 +66,7 @@ def leak_snapshot() -> dict[str, set[str]]:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    own = _ns_inode("self")
+    own = netns_inode("self")
     procs = set()
     mine = _ancestors()
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -84,7 +77,7 @@ def leak_snapshot() -> dict[str, set[str]]:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        ino = _ns_inode(pid)
+        ino = netns_inode(pid)
         if (ino is not None and ino != own) or "dockline" in cmdline:
             procs.add(f"{pid} {cmdline}")
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import time
@@ -50,6 +51,14 @@ def make_netns() -> TestNetns:
 
 def delete_netns(ns: TestNetns) -> None:
     subprocess.run(["ip", "netns", "del", ns.name], check=False, capture_output=True)
+
+
+def netns_inode(pid: str | int) -> int | None:
+    """The inode of process `pid`'s network namespace ("self" for ours), or None if it is gone."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nslab import wait_until
+from nslab import netns_inode, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -106,13 +106,6 @@ def test_sweep_leaves_a_live_runs_lab_alone(midway: subprocess.Popen[bytes]) -> 
     assert set(lab_dirs) <= set(leftovers())
 
 
-def _netns_ino(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
 def test_sweep_removes_a_namespace_whose_run_left_no_directory() -> None:
     """A run stopped between making a namespace and recording it: its directory is gone with
     its clean-up, and the namespace, with a process still in it, is swept by its name."""
@@ -125,7 +118,7 @@ def test_sweep_removes_a_namespace_whose_run_left_no_directory() -> None:
         # it and `ip` would fail to open it (exit 255, not killed by the sweep): the likely
         # cause of this test's one failure under the full suite's load.
         ino = os.stat(f"{NETNS_DIR}/{name}").st_ino
-        wait_until(lambda: _netns_ino(inside.pid) == ino, what="ip netns exec to enter")
+        wait_until(lambda: netns_inode(inside.pid) == ino, what="ip netns exec to enter")
         removed = sweep_stale()
         assert f"mount {NETNS_DIR}/{name}" in removed and inside.wait(timeout=10) == -9
     finally:
