@@ -58,12 +58,14 @@ class Engine:
     ):
         """`leave_store_to_exit` is for a process that exits (without interpreter teardown)
         right after it is done with the engine, and keeps the engine referenced until then: the
-        CLI. `close` then leaves the store's SQLite connection for the exit to drop. Closing
-        the last connection makes SQLite checkpoint its write-ahead log (fsyncs) and delete it,
-        and the next process re-creates it (another fsync); left open, the log stays and the
-        next writer's automatic checkpoint takes it: ~1.5 ms of every CLI call here, and four
-        fsyncs on whatever disk the state is on. Commits survive the exit either way; a power
-        loss may take back those since the last checkpoint (`synchronous=NORMAL`).
+        CLI. `close` then leaves the store's SQLite connection for the exit to drop
+        (`Store.leave`). Closing the last connection makes SQLite checkpoint its write-ahead
+        log (fsyncs) and delete it, and the next process re-create it (another fsync): ~1.5 ms
+        of every CLI call here, and four fsyncs on whatever disk the state is on. Left open,
+        the log stays, and `leave` truncates it once it has grown (SQLite's own automatic
+        checkpoint cannot bound it across processes: see `SqliteStore.leave`). Commits survive
+        the exit either way; a power loss may take back those since the last checkpoint
+        (`synchronous=NORMAL`).
         """
         self.paths = paths or Paths()
         self._leave_store_to_exit = leave_store_to_exit
@@ -115,7 +117,9 @@ class Engine:
         if self._nl is not None:
             self._nl.close()
             self._nl = None
-        if self._store is not None and not self._leave_store_to_exit:
+        if self._store is not None and self._leave_store_to_exit:
+            self._store.leave()
+        elif self._store is not None:
             self._store.close()
             self._store = None
 

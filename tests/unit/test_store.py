@@ -20,7 +20,7 @@ import pytest
 from dockline.errors import Conflict, NotFound, StoreError
 from dockline.model import Container, Endpoint, NetMode, NetnsRef, Network
 from dockline.store import open_store
-from dockline.store.sqlite import SCHEMA_VERSION, SqliteStore
+from dockline.store.sqlite import LOG_TRUNCATE_BYTES, SCHEMA_VERSION, SqliteStore
 
 NET_ID = "a" * 64
 
@@ -565,6 +565,54 @@ def test_empty_file_adopted(root: str) -> None:
     assert raw_rows(root, "SELECT name FROM networks") == [("bridge",)]
     assert raw_rows(root, "PRAGMA journal_mode") == [("wal",)]
     assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+def _leave_after_writing(root: str, first: int, count: int) -> None:
+    """In a forked child, as a CLI process does: open, commit `count` containers, leave (not
+    close), exit without teardown."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        status = 1
+        try:
+            store = SqliteStore(root)
+            with store.transaction() as txn:
+                for i in range(first, first + count):
+                    txn.put_container(make_container(f"{i:064x}", f"c{i}", command=("x" * 2000,)))
+            store.leave()
+            status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_processes_that_leave_keep_the_log_bounded(root: str) -> None:
+    """SQLite cannot bound the write-ahead log of processes that exit without closing (each
+    first opener rebuilds the log's index from all of it, and never restarts it); `leave`
+    truncates it past LOG_TRUNCATE_BYTES, and every commit is still there."""
+    SqliteStore(root).close()
+    wal = os.path.join(root, "dockline.db-wal")
+    sizes = []
+    for n in range(60):
+        _leave_after_writing(root, 10 * n, 10)
+        sizes.append(os.path.getsize(wal) if os.path.exists(wal) else 0)
+    assert sum(sizes) > 0 and max(sizes) <= LOG_TRUNCATE_BYTES, sizes
+    assert raw_rows(root, "SELECT count(*) FROM containers") == [(600,)]
+
+
+def test_leave_keeps_the_store_usable(root: str) -> None:
+    store = SqliteStore(root)
+    wal = os.path.join(root, "dockline.db-wal")
+    truncated = 0
+    for n in range(40):  # past LOG_TRUNCATE_BYTES: leave checkpoints and truncates
+        with store.transaction() as txn:
+            txn.put_container(make_container(f"{n:064x}", f"c{n}", command=("x" * 20000,)))
+        store.leave()
+        truncated += os.path.getsize(wal) == 0
+    assert truncated > 0
+    with store.transaction() as txn:
+        assert len(txn.list_containers()) == 40
+    store.close()
 
 
 def test_no_build_files_left(root: str) -> None:
