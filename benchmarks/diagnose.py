@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/diagnose.py growth    # why attach cost grows with N
     .venv/bin/python benchmarks/diagnose.py cli       # what a `network connect` spends
+    .venv/bin/python benchmarks/diagnose.py cli phases  # ... phase by phase, in the process
     .venv/bin/python benchmarks/diagnose.py attach    # an API attach, phase by phase
     .venv/bin/python benchmarks/diagnose.py attach processes|sleep|spin  # ... in blocks
     .venv/bin/python benchmarks/diagnose.py datapath  # netfilter's share of the data path (perf)
@@ -13,7 +14,11 @@ with every attach announced by a gratuitous ARP (`configure_interface(announce=T
 dockline did before `bf83c65` and still does for a `--mac-address`). The second patches dockline
 in this process only: it shows what the ARP each new port floods to the bridge costs.
 `cli` times, as new processes in a host namespace: the bare interpreter, the interpreter plus
-dockline's imports for `network connect`, and the whole `network connect`.
+dockline's imports for `network connect`, and the whole `network connect`. `cli phases` runs
+`network connect` through `cli_phases.py`, which times its imports, its command and each phase
+of the command inside the process (the store's opening, the namespace's checks, planning, the
+kernel's requests, the first setns's load of `_ctypes`, the commit), alternating with the real
+command, whose time less those is the interpreter's own start.
 `attach` times 300 API attaches back to back and, by wrapping dockline's functions in this
 process only, each phase of them: what is kernel (the veth's creation, the batch inside the
 namespace) and what is dockline's own (the namespace's lookup, planning, the store's commit).
@@ -33,6 +38,7 @@ connection setup, bridge and ports, so they show what each hook costs and nothin
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import statistics
@@ -46,7 +52,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.attach import BLOCK, dockline_env, engine_in
-from benchmarks.lab import BIN, Lab, compile_bytecode, spawn, stop_on_signals, sweep_stale
+from benchmarks.lab import BIN, REPO, Lab, compile_bytecode, spawn, stop_on_signals, sweep_stale
+from benchmarks.phases import MARK, PhaseTimer
 from benchmarks.stats import percentile
 
 VARIANTS = ("as is", "announce every attach")
@@ -126,31 +133,37 @@ def cli(runs: int = 20) -> None:
             print(f"{name:<30} p50 {percentile(samples, 50) * 1000:6.1f} ms")
 
 
-class PhaseTimer:
-    """Wraps functions of dockline's modules (in this process only) to time each call."""
-
-    def __init__(self) -> None:
-        self.samples: dict[str, list[float]] = {}
-        self._undo: list[tuple[Any, str, Any]] = []
-
-    def wrap(self, owner: Any, name: str, label: str) -> None:
-        original = getattr(owner, name)
-        samples = self.samples.setdefault(label, [])
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                samples.append(time.perf_counter() - start)
-
-        self._undo.append((owner, name, owner.__dict__[name]))
-        setattr(owner, name, timed)
-
-    def restore(self) -> None:
-        for owner, name, original in reversed(self._undo):
-            setattr(owner, name, original)
-        self._undo.clear()
+def cli_phases(runs: int = 30) -> None:
+    """`network connect` phase by phase, each run a new process (`cli_phases.py`), alternating
+    with the real command (`bin/dockline`) on other targets: the real one's time less the
+    phased one's imports and command is the interpreter's own start."""
+    compile_bytecode()
+    connect = ["network", "connect", "bridge", "--pid"]
+    phased_argv = [str(BIN / "python"), str(REPO / "benchmarks" / "cli_phases.py"), *connect]
+    reports: list[dict[str, float]] = []
+    whole: list[float] = []
+    with Lab() as lab:
+        host = lab.host("clip")
+        env = dockline_env(lab)
+        pids = lab.holders(2 * runs + 1)
+        with host.entered():  # the first connect makes the bridge and the firewall: not timed
+            spawn([str(BIN / "dockline"), *connect, str(pids[-1])], env=env).check("connect")
+            for i in range(runs):
+                phased = spawn([*phased_argv, str(pids[2 * i])], env=env).check("connect")
+                reports.append(json.loads(phased.stderr.rsplit(MARK, 1)[1]))
+                real = spawn([str(BIN / "dockline"), *connect, str(pids[2 * i + 1])], env=env)
+                whole.append(real.check("connect").seconds)
+    p50 = {k: percentile([r[k] for r in reports], 50) * 1000 for k in reports[0]}
+    total = percentile(whole, 50) * 1000
+    rows = [
+        ("network connect, whole", total),
+        ("  interpreter start (the rest)", total - p50["imports"] - p50["command"]),
+        ("  imports (everything it imports)", p50.pop("imports")),
+        ("  the command (parse, run, print)", p50.pop("command")),
+        *((f"    {label}", value) for label, value in p50.items()),
+    ]
+    for label, value in rows:
+        print(f"{label:<48} p50 {value:6.2f} ms")
 
 
 def attach(n: int = 300, *, pause: str = "") -> None:
@@ -319,12 +332,16 @@ if __name__ == "__main__":
         sys.exit(print(__doc__.split("\n\n")[1]))
     if name not in commands:
         sys.exit(f"diagnose.py: unknown command {name!r} (one of: {', '.join(commands)})")
-    pause = sys.argv[2] if name == "attach" and len(sys.argv) > 2 else ""
-    if pause and pause not in PAUSES:
-        sys.exit(f"diagnose.py attach: unknown pause {pause!r} (one of: {', '.join(PAUSES)})")
+    variant = sys.argv[2] if len(sys.argv) > 2 else ""
+    if name == "attach" and variant and variant not in PAUSES:
+        sys.exit(f"diagnose.py attach: unknown pause {variant!r} (one of: {', '.join(PAUSES)})")
+    if name == "cli" and variant not in ("", "phases"):
+        sys.exit(f"diagnose.py cli: unknown variant {variant!r} (phases, or nothing)")
     stop_on_signals()
     sweep_stale()
-    if pause:
-        attach(pause=pause)
+    if name == "attach" and variant:
+        attach(pause=variant)
+    elif name == "cli" and variant:
+        cli_phases()
     else:
         commands[name]()

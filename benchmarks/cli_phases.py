@@ -1,0 +1,68 @@
+"""One `dockline` command, run as `bin/dockline` runs it but with its phases timed.
+
+Started by `diagnose.py cli phases` as a new process in place of `bin/dockline`, with the same
+arguments. It first imports what `network connect` imports (timed: nothing else is imported
+before, so the interpreter's own modules are all that is already there), then wraps dockline's
+functions with `PhaseTimer`, runs the command as `cli.main.entry` does and leaves the same way
+(`os._exit`, no teardown). The timings go to stderr as its last line, `MARK` and then JSON:
+"imports" and "command" (seconds), and each phase's total. The caller times the process from
+start to reaped; what is neither imports nor command is the interpreter's own start.
+"""
+
+import time
+
+STARTED = time.perf_counter()
+
+import os  # noqa: E402 - after the clock starts, as every import here
+import sys  # noqa: E402
+
+from dockline import engine, netns, store  # noqa: E402
+from dockline.cli import main as cli  # noqa: E402
+from dockline.driver import bridge  # noqa: E402
+from dockline.netlink import Netlink  # noqa: E402
+from dockline.store import sqlite  # noqa: E402
+
+cli.commands_of("networks")
+IMPORTED = time.perf_counter()
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.phases import MARK, PhaseTimer  # noqa: E402
+
+# (owner, function, label): where `network connect` spends its time, in call order
+PHASES = (
+    (store, "open_store", "store: open (connect, settings, log read)"),
+    (engine, "open_target", "namespace open and checks (open_target)"),
+    (engine.Engine, "check_not_host", "not the host's or the initial namespace"),
+    (engine, "get_network", "network (get_network)"),
+    (netns, "link_netns", "/run/netns/<pid> link"),
+    (engine, "plan_endpoint", "plan: address, MAC, names, rows"),
+    (engine.Engine, "_bridge_of", "bridge: its ifindex"),
+    (bridge, "create_veth", "kernel: veth pair on the bridge"),
+    (Netlink, "open", "netlink sockets (setns: loads _ctypes)"),
+    (bridge, "configure_interface", "kernel: lo, address, eth0 up, route"),
+    (sqlite.SqliteStore, "_commit", "store: COMMIT"),
+)
+
+
+def main() -> None:
+    timer = PhaseTimer()
+    for owner, name, label in PHASES:
+        timer.wrap(owner, name, label)
+    start = time.perf_counter()
+    args = cli.parse_command_line(sys.argv[1:])
+    args.exiting = True
+    status = cli.run(args)
+    command = time.perf_counter() - start
+    sys.stdout.flush()
+    sys.stderr.flush()
+    report = {"imports": IMPORTED - STARTED, "command": command}
+    report.update({label: sum(samples) for label, samples in timer.samples.items()})
+    import json  # after the timed part
+
+    sys.stderr.write(f"\n{MARK}{json.dumps(report)}\n")
+    sys.stderr.flush()
+    os._exit(status)
+
+
+if __name__ == "__main__":
+    main()
