@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from dockline.config import Paths
+from dockline.engine import Engine
 from dockline.errors import Conflict, NotFound, StoreError
 from dockline.model import Container, Endpoint, NetMode, NetnsRef, Network
 from dockline.store import open_store
@@ -568,17 +570,17 @@ def test_empty_file_adopted(root: str) -> None:
 
 
 def _leave_after_writing(root: str, first: int, count: int) -> None:
-    """In a forked child, as a CLI process does: open, commit `count` containers, leave (not
-    close), exit without teardown."""
+    """In a forked child, as a CLI process does: an engine that leaves its store to the exit
+    commits `count` containers, closes (which leaves, not closes, the store) and exits without
+    teardown."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         status = 1
         try:
-            store = SqliteStore(root)
-            with store.transaction() as txn:
+            engine = Engine(Paths(root=root), leave_store_to_exit=True)
+            with engine, engine.store.transaction() as txn:
                 for i in range(first, first + count):
                     txn.put_container(make_container(f"{i:064x}", f"c{i}", command=("x" * 2000,)))
-            store.leave()
             status = 0
         finally:
             os._exit(status)
