@@ -198,7 +198,6 @@ class Engine:
         mac = ipam.parse_mac(mac) if mac is not None else None
         ref, fd = open_target(pid, netns_path)
         try:
-            self.check_not_host(ref)
             with Rollback() as undo:
                 with self.store.transaction() as txn:
                     endpoint = self.attach(
@@ -251,8 +250,14 @@ class Engine:
         """Attach inside a caller's transaction and undo stack (used by `connect` and `run`).
 
         `netns_fd` is the namespace `ref` was read from (`netns.open_pid_netns` or
-        `open_path_netns`): what is configured is what is recorded.
+        `open_path_netns`): what is configured is what is recorded. It is never the host's
+        own namespace nor the machine's initial one, whoever the caller.
+
+        The `<netns_dir>/<link_name>` link is made last, just before the caller commits: a
+        crash before the commit leaves at most that link, which `gc` removes once the process
+        is gone. A link that was there already is not ours: neither recorded nor undone.
         """
+        self.check_not_host(ref)
         network, new = get_network(txn, self.host, network_name, undo)
         if find_endpoint(txn.endpoints_of_target(network.id, ref), ref) is not None:
             raise Conflict(
@@ -260,8 +265,7 @@ class Engine:
             )
         link = None
         if link_name is not None and ref.pid is not None:
-            link = netns.link_netns(self.paths.netns_dir, link_name, ref.pid)
-            undo.push(netns.unlink_netns, link)
+            link = os.path.join(self.paths.netns_dir, link_name)
         planned = plan_endpoint(
             txn,
             network,
@@ -275,7 +279,7 @@ class Engine:
             now=time.time(),
         )
         bridge_index, reready = self._bridge_of(txn, undo, network, new=new)
-        return setup_endpoint(
+        endpoint = setup_endpoint(
             self.nl,
             planned,
             network=network,
@@ -285,6 +289,9 @@ class Engine:
             txn=txn,
             reready=reready,
         )
+        if link is not None and ref.pid is not None:
+            return link_endpoint_netns(txn, undo, endpoint, link, ref.pid)
+        return endpoint
 
     def disconnect(
         self,
@@ -381,6 +388,18 @@ def _remove_dangling_pid_links(netns_dir: str, report: GcReport) -> None:
         if ours:
             netns.unlink_netns(path)
             report.netns_links.append(path)
+
+
+def link_endpoint_netns(
+    txn: Txn, undo: Rollback, endpoint: Endpoint, link: str, pid: int
+) -> Endpoint:
+    """Make the `link` to process `pid`'s namespace; recorded and undone only if it is new."""
+    if netns.link_netns(os.path.dirname(link), os.path.basename(link), pid):
+        undo.push(netns.unlink_netns, link)
+        return endpoint
+    endpoint = endpoint._replace(netns_link=None)
+    txn.put_endpoint(endpoint)
+    return endpoint
 
 
 def open_target(pid: int | None, netns_path: str | None) -> tuple[NetnsRef, int]:

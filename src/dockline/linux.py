@@ -173,6 +173,34 @@ def setns(fd: int, nstype: int = 0) -> None:
     _call_int("setns", f"fd {fd}", "setns", fd, nstype)
 
 
+def fork_in_pid_namespace(pid_ns_fd: int | None = None) -> int:
+    """`os.fork`, the child born in the pid namespace open at `pid_ns_fd`, or in a new one
+    (None: the child is its pid 1); returns as `os.fork` does.
+
+    Entering a pid namespace changes only where the caller's *next* children are born, and for
+    good: a process that stays there cannot fork once that namespace's pid 1 is gone (ENOMEM),
+    and the forks of a long-lived caller (a Python program using the API, a supervisor running
+    `nft`) would land in a container's pid namespace. So the parent goes back to its own pid
+    namespace (its active one, which setns allows) right after the fork.
+    """
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if pid_ns_fd is None:
+            unshare(CLONE_NEWPID)
+        else:
+            setns(pid_ns_fd, CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        except BaseException:
+            setns(own, CLONE_NEWPID)
+            raise
+        if pid != 0:
+            setns(own, CLONE_NEWPID)
+        return pid
+    finally:
+        os.close(own)
+
+
 def mount(
     source: str | None,
     target: str,
@@ -230,8 +258,8 @@ def drop_capabilities(keep: frozenset[int]) -> None:
     """Leave the calling thread with only the capabilities in `keep`, across execve too.
 
     For a root process about to exec a container command: shrinks the bounding set (so exec
-    cannot regain anything), clears ambient caps, and sets effective, permitted and inheritable
-    to `keep`. Needs CAP_SETPCAP, and `keep` must be within the current permitted set.
+    cannot regain anything), clears ambient caps, sets effective and permitted to `keep` and
+    empties inheritable. Needs CAP_SETPCAP, and `keep` must be within the current permitted set.
     """
     last = last_capability()
     bad = sorted(cap for cap in keep if not 0 <= cap <= min(last, 63))
@@ -249,8 +277,11 @@ def _capset(mask: int) -> None:
 
     header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)  # version, pid 0 = self
     low, high = mask & 0xFFFFFFFF, mask >> 32
-    # Two {effective, permitted, inheritable} structs: capabilities 0-31, then 32-63.
-    data = (ctypes.c_uint32 * 6)(low, low, low, high, high, high)
+    # Two {effective, permitted, inheritable} structs: capabilities 0-31, then 32-63. The
+    # inheritable set stays empty, as Docker's since CVE-2022-24769: root gets its capabilities
+    # back from the bounding set across exec anyway, and a non-root program given file
+    # capabilities must not gain more through an inheritable set.
+    data = (ctypes.c_uint32 * 6)(low, low, 0, high, high, 0)
     _call("set capabilities", f"{mask:#x}", "capset", header, data)
 
 

@@ -233,11 +233,13 @@ def _check_name(name: str) -> None:
         raise InvalidArgument("netns name", repr(name), "must be a plain file name")
 
 
-def link_netns(netns_dir: str, name: str, pid: int) -> str:
+def link_netns(netns_dir: str, name: str, pid: int) -> bool:
     """Link `netns_dir/name` to /proc/PID/ns/net so `ip netns` sees the namespace by name.
 
     Idempotent for the same namespace; a dangling or stale link in the way is replaced
-    atomically; anything else in the way is a Conflict. Returns the link's path.
+    atomically; anything else in the way is a Conflict. True if the link is new (made here, or
+    in place of a dead one); False if one to this namespace was there already: someone else's
+    (say, made by hand as the source document does), for the caller to leave alone on undo.
     """
     _check_name(name)
     _ensure_netns_dir(netns_dir)
@@ -253,7 +255,7 @@ def link_netns(netns_dir: str, name: str, pid: int) -> str:
                 continue
             except OSError as err:
                 raise KernelError("create symlink", link, err.errno or 0) from err
-            return link
+            return True
         except OSError as err:
             raise KernelError("stat", link, err.errno or 0) from err
         if not stat.S_ISLNK(existing.st_mode):
@@ -262,16 +264,17 @@ def link_netns(netns_dir: str, name: str, pid: int) -> str:
     raise Conflict(f"{link} keeps changing under us")
 
 
-def _reuse_link(link: str, ref: NetnsRef) -> str:
-    """Keep a link to `ref`'s namespace, replace a dead one, refuse one to another namespace."""
+def _reuse_link(link: str, ref: NetnsRef) -> bool:
+    """Keep a link to `ref`'s namespace (False), replace a dead one (True), refuse one to
+    another namespace."""
     if _same_ns(link, ref):
         if os.readlink(link) != ref.path:  # same namespace through another process: repoint
             _replace_symlink(ref.path, link)
-        return link
+        return False
     if _links_to_netns(link):
         raise Conflict(f"{link} already names another live network namespace")
     _replace_symlink(ref.path, link)
-    return link
+    return True
 
 
 def _links_to_netns(link: str) -> bool:

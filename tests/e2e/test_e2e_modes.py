@@ -29,6 +29,15 @@ def test_host_mode_sees_the_host_stack_and_allocates_nothing(dl: Dockline) -> No
     assert dl.network()["Containers"] == {}
 
 
+def test_host_mode_has_the_host_s_name_unless_h_gives_its_own(dl: Dockline) -> None:
+    """As Docker: a host-network container has a UTS namespace of its own; `-h` names it there
+    and never renames the host."""
+    host_name = dl.ns.run("hostname").stdout
+    assert dl("run", "--rm", "--net", "host", "--", "hostname").stdout == host_name
+    assert dl("run", "--rm", "--net", "host", "-h", "box9", "--", "hostname").stdout == "box9\n"
+    assert dl.ns.run("hostname").stdout == host_name
+
+
 def test_none_mode_has_only_lo_and_it_is_up(dl: Dockline) -> None:
     links = json.loads(dl("run", "--rm", "--net", "none", "--", "ip", "-j", "link").stdout)
     assert [(link["ifname"], "UP" in link["flags"]) for link in links] == [("lo", True)]
@@ -79,6 +88,8 @@ def test_capabilities_are_dockers_default_set(dl: Dockline) -> None:
     caps = dict(line.split(":\t") for line in status.splitlines() if line.startswith("Cap"))
     assert caps["CapEff"].strip() == "00000000a80425fb"
     assert caps["CapBnd"].strip() == "00000000a80425fb"
+    assert caps["CapInh"].strip() == "0000000000000000"  # Docker's since CVE-2022-24769
+    assert caps["CapAmb"].strip() == "0000000000000000"
 
 
 def test_privileged_container_may_change_its_network(dl: Dockline) -> None:
@@ -124,15 +135,41 @@ def test_own_pid_uts_and_mount_namespaces(dl: Dockline) -> None:
     assert out[0] == "1" and out[1] == "box1" and int(out[2]) <= 3
 
 
-def test_rootfs_becomes_the_root(dl: Dockline, tmp_path: os.PathLike[str]) -> None:
+def busybox_root(tmp_path: os.PathLike[str]) -> str:
+    """A root with busybox alone: no Python library in it, as in most container images."""
     root = os.path.join(tmp_path, "rootfs")
     os.makedirs(os.path.join(root, "bin"))
     os.link("/bin/busybox", os.path.join(root, "bin", "busybox"))
-    for applet in ("sh", "ls", "ip", "cat"):
+    for applet in ("sh", "ls", "ip", "cat", "sleep"):
         os.symlink("busybox", os.path.join(root, "bin", applet))
+    return root
+
+
+def test_rootfs_becomes_the_root(dl: Dockline, tmp_path: os.PathLike[str]) -> None:
+    root = busybox_root(tmp_path)
     out = dl("run", "--rm", "--rootfs", root, "--", "/bin/sh", "-c", "ls /; ip -4 addr").stdout
     assert "bin" in out and "proc" in out and "172.17.0.2/16" in out
     assert "usr" not in out.split()
+
+
+def test_commands_in_a_rootfs_are_found_in_its_path(
+    dl: Dockline, tmp_path: os.PathLike[str]
+) -> None:
+    """`run` and `exec` look a bare command name up in the container's PATH, inside its root,
+    which holds no Python library: nothing may be imported once there."""
+    root = busybox_root(tmp_path)
+    assert dl("run", "--rm", "--rootfs", root, "--", "sh", "-c", "echo hi").stdout == "hi\n"
+    missing = dl("run", "--rm", "--rootfs", root, "--", "nosuch", check=False)
+    assert missing.returncode == 127
+    assert 'exec: "nosuch": executable file not found in $PATH' in missing.stderr
+    for flags in ([], ["--privileged"]):
+        name = f"rfs{len(flags)}"
+        dl("run", "-d", "--name", name, "--rootfs", root, *flags, "--", "sleep", "300")
+        assert "busybox" in dl("exec", name, "ls", "/bin").stdout
+        assert "busybox" in dl("exec", name, "/bin/ls", "/bin").stdout
+        proc = dl("exec", name, "nosuch", check=False)
+        assert proc.returncode == 127 and "executable file not found" in proc.stderr
+        dl("rm", "-f", name)
 
 
 def test_exec_runs_in_the_container_without_privileges(dl: Dockline) -> None:

@@ -384,3 +384,103 @@ def test_a_monitor_that_cannot_exec_its_waiter_waits_itself(
     log = log_path(lab.engine.paths, container.id)
     with open(log) as f:
         assert "cannot exec" in f.read()
+
+
+def test_a_failed_first_run_leaves_no_firewall_table(
+    lab: Lab, ids: list[str], forks: Forks
+) -> None:
+    """The default network made by a `run` that then fails goes again with its firewall table:
+    the undo runs `nft` after the container (pid 1 of its pid namespace) is gone, so the
+    supervisor must still be able to fork then."""
+    kernel_before = lab.kernel_state()
+    with pytest.raises(DocklineError, match=r"10\.99\.0\.5"):
+        api.run(lab.engine, ["sleep", "30"], name="doomed", ip="10.99.0.5")
+    assert forks.all_gone(), "a monitor or container process outlived the failed run"
+    assert lab.store_state()["networks"] == []
+    assert lab.kernel_state() == kernel_before  # no bridge, no table
+    assert "dockline" not in lab.ruleset()
+
+
+def _pid_ns(path: str) -> int:
+    return os.stat(path).st_ino
+
+
+def test_exec_leaves_the_caller_s_pid_namespace_and_fds_as_they_were(lab: Lab) -> None:
+    """`exec_in` forks its command into the container's pid namespace; the caller (a Python
+    program using the API) must not stay there: its later children (another container's
+    monitor, `nft`) would be born in that container, and could not be born at all once it
+    stops."""
+    own = _pid_ns("/proc/self/ns/pid")
+    first = api.run(lab.engine, ["sleep", "30"], name="first")
+    fds_before = sorted(os.listdir("/proc/self/fd"))
+    assert api.exec_in(lab.engine, "first", ["true"]) == 0
+    assert _pid_ns("/proc/self/ns/pid_for_children") == own
+    with pytest.raises(DocklineError, match="no-such-command"):
+        api.exec_in(lab.engine, "first", ["no-such-command"])
+    assert _pid_ns("/proc/self/ns/pid_for_children") == own
+    assert sorted(os.listdir("/proc/self/fd")) == fds_before
+
+    second = api.run(lab.engine, ["sleep", "30"], name="second")  # its monitor forks here
+    assert second.pid is not None and os.path.exists(f"/proc/{second.pid}/ns/net")
+    assert second.monitor_pid is not None
+    assert _pid_ns(f"/proc/{second.monitor_pid}/ns/pid") == own
+    api.remove(lab.engine, "first", force=True)
+    assert first.pid is not None and not os.path.exists(f"/proc/{first.pid}")
+    api.remove(lab.engine, "second", force=True)  # forks and nft still work
+
+
+def test_a_monitor_whose_caller_is_gone_still_tears_its_container_down(lab: Lab) -> None:
+    """The caller of `run -d` may die (kill -9, Ctrl-C) before the monitor reports that the
+    container started: the report then fails (EPIPE), and the monitor must go on to wait for
+    the container and tear its network down all the same."""
+    from dockline.runtime import monitor
+    from dockline.runtime.spec import build_spec
+
+    spec = build_spec(["sleep", "0.5"], name="orphan")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the caller is gone before the report
+    log = monitor.open_log(lab.engine.paths, spec.id)
+    with lab.engine.in_host():
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the monitor never returns
+            monitor.monitor_main(lab.engine.paths, spec, None, write_end, log)
+    os.close(write_end)
+    os.close(log)
+    _, status = os.waitpid(pid, 0)  # the monitor, then its waiter, in this one process
+    assert os.waitstatus_to_exitcode(status) == 0
+    state = api.inspect_container(lab.engine, "orphan")["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 0)
+    assert lab.count("endpoints") == 0 and lab.count("leases") == 0
+    api.remove(lab.engine, "orphan")
+
+
+def test_a_run_that_fails_leaves_no_log_unless_it_stays_listed(
+    lab: Lab, ids: list[str], tmp_path: Path
+) -> None:
+    """As Docker: a container that never started leaves nothing; one listed as exited (it
+    failed after it was set up) keeps its log for `logs`."""
+    lab.engine.network()
+    with pytest.raises(DocklineError, match="no such container"):
+        api.run(lab.engine, ["sleep", "30"], name="doomed", net="container:missing")
+    assert not os.path.exists(log_path(lab.engine.paths, ids[-1]))
+    with pytest.raises(DocklineError, match="dev"):
+        api.run(lab.engine, ["sleep", "30"], name="listed", rootfs=bad_rootfs(tmp_path))
+    assert os.path.exists(log_path(lab.engine.paths, ids[-1]))
+    api.remove(lab.engine, "listed")
+    assert os.listdir(os.path.dirname(log_path(lab.engine.paths, ids[-1]))) == []
+
+
+def test_a_taken_generated_name_is_drawn_again(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker-style names come from a few hundred pairs: a clash is drawn again (with
+    digits), so `run` without a name never fails on one; a name the user gave is a Conflict."""
+    from dockline.runtime import spec
+
+    monkeypatch.setattr(spec, "choice", lambda words: words[0])  # every draw the same pair
+    first = api.run(lab.engine, ["true"], net="none")
+    second = api.run(lab.engine, ["true"], net="none")
+    assert first.name == "brave_babbage"
+    base, digits = second.name[:13], second.name[13:]
+    assert base == "brave_babbage" and digits.isdigit()
+    with pytest.raises(DocklineError, match='"brave_babbage" is already in use'):
+        api.run(lab.engine, ["true"], name="brave_babbage", net="none")
+    assert lab.count("containers") == 2

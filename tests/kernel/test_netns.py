@@ -264,8 +264,8 @@ def test_entered_moves_only_the_calling_thread(netns_fd: int) -> None:
 def test_link_netns_creates_the_dir_and_a_link(spawn: Spawner, tmp_path: Path) -> None:
     proc = spawn()
     netns_dir = tmp_path / "netns"
-    link = netns.link_netns(str(netns_dir), "c1", proc.pid)
-    assert link == str(netns_dir / "c1")
+    link = str(netns_dir / "c1")
+    assert netns.link_netns(str(netns_dir), "c1", proc.pid) is True
     assert stat.S_IMODE(netns_dir.stat().st_mode) == 0o755
     assert os.readlink(link) == f"/proc/{proc.pid}/ns/net"
     stat_l = subprocess.run(
@@ -274,25 +274,27 @@ def test_link_netns_creates_the_dir_and_a_link(spawn: Spawner, tmp_path: Path) -
     assert int(stat_l.stdout) == readlink_ino(f"/proc/{proc.pid}/ns/net")
 
     before = os.lstat(link).st_ino
-    assert netns.link_netns(str(netns_dir), "c1", proc.pid) == link  # idempotent: kept as is
+    assert netns.link_netns(str(netns_dir), "c1", proc.pid) is False  # idempotent: kept as is
     assert os.lstat(link).st_ino == before
 
 
 def test_link_netns_repoints_a_link_to_the_same_namespace(spawn: Spawner, tmp_path: Path) -> None:
     first = spawn()
     second = spawn(join=first.pid)
-    link = netns.link_netns(str(tmp_path), "c1", first.pid)
-    assert netns.link_netns(str(tmp_path), "c1", second.pid) == link
+    link = str(tmp_path / "c1")
+    assert netns.link_netns(str(tmp_path), "c1", first.pid) is True
+    assert netns.link_netns(str(tmp_path), "c1", second.pid) is False  # there already
     assert os.readlink(link) == f"/proc/{second.pid}/ns/net"
 
 
 def test_link_netns_replaces_a_dangling_link(spawn: Spawner, tmp_path: Path) -> None:
     old, new = spawn(), spawn()
-    link = netns.link_netns(str(tmp_path), "c1", old.pid)
+    link = str(tmp_path / "c1")
+    netns.link_netns(str(tmp_path), "c1", old.pid)
     kill(old)
     assert netns.dangling_links(str(tmp_path)) == [link]
 
-    assert netns.link_netns(str(tmp_path), "c1", new.pid) == link
+    assert netns.link_netns(str(tmp_path), "c1", new.pid) is True  # a new link in its place
     assert os.readlink(link) == f"/proc/{new.pid}/ns/net"
     assert netns.dangling_links(str(tmp_path)) == []
     assert [p.name for p in tmp_path.iterdir()] == ["c1"]  # no temp link left behind
@@ -300,7 +302,8 @@ def test_link_netns_replaces_a_dangling_link(spawn: Spawner, tmp_path: Path) -> 
 
 def test_link_netns_refuses_what_it_must_not_replace(spawn: Spawner, tmp_path: Path) -> None:
     mine, other = spawn(), spawn()
-    link = netns.link_netns(str(tmp_path), "taken", other.pid)
+    link = str(tmp_path / "taken")
+    netns.link_netns(str(tmp_path), "taken", other.pid)
     with pytest.raises(Conflict, match=link):
         netns.link_netns(str(tmp_path), "taken", mine.pid)
     assert os.readlink(link) == f"/proc/{other.pid}/ns/net"
@@ -319,7 +322,8 @@ def test_link_netns_refuses_what_it_must_not_replace(spawn: Spawner, tmp_path: P
 
 
 def test_unlink_netns(spawn: Spawner, tmp_path: Path) -> None:
-    link = netns.link_netns(str(tmp_path), "c1", spawn().pid)
+    link = str(tmp_path / "c1")
+    netns.link_netns(str(tmp_path), "c1", spawn().pid)
     netns.unlink_netns(link)
     assert not os.path.lexists(link)
     netns.unlink_netns(link)  # missing is fine by default

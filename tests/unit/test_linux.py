@@ -142,7 +142,7 @@ def test_drop_capabilities_leaves_only_the_default_set_after_exec() -> None:
     assert masks["CapEff"] == DOCKER_DEFAULT_CAP_MASK
     assert masks["CapPrm"] == DOCKER_DEFAULT_CAP_MASK
     assert masks["CapBnd"] == DOCKER_DEFAULT_CAP_MASK
-    assert masks["CapInh"] == DOCKER_DEFAULT_CAP_MASK
+    assert masks["CapInh"] == 0  # Docker's since CVE-2022-24769
     assert masks["CapAmb"] == 0
 
 

@@ -15,7 +15,12 @@ from dockline.engine import Engine
 from dockline.errors import CommandError, Conflict, ExitStatus, NotFound
 from dockline.model import Container
 from dockline.records import TYPE_CHECKING
-from dockline.runtime.init import exit_status_for_exec_errno
+from dockline.runtime.init import (
+    close_other_fds,
+    describe_failure,
+    exec_command,
+    exit_status_for_exec_errno,
+)
 from dockline.runtime.spec import DEFAULT_PATH
 from dockline.runtime.state import is_running, process_alive
 from dockline.runtime.supervise import (
@@ -149,20 +154,18 @@ def exec_in(engine: Engine, name: str, command: list[str]) -> int:
     container = get(engine, name)
     if not is_running(container) or container.pid is None:
         raise Conflict(f"container {container.name} is not running")
-    fds = {
-        ns: os.open(f"/proc/{container.pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
-        for ns in ("ipc", "uts", "net", "mnt", "pid")
-    }
-    if not process_alive(container.pid, container.pid_start):
-        raise Conflict(f"container {container.name} is not running")
-    linux.setns(fds.pop("pid"), linux.CLONE_NEWPID)  # our children are born in its pid namespace
-    err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child never returns
-        _exec_child(container, command, fds, err_w)
-    os.close(err_w)
-    for fd in fds.values():
-        os.close(fd)
+    fds = open_namespaces(container.pid, ("ipc", "uts", "net", "mnt", "pid"))
+    try:
+        if not process_alive(container.pid, container.pid_start):
+            raise Conflict(f"container {container.name} is not running")
+        err_r, err_w = os.pipe()
+        pid = linux.fork_in_pid_namespace(fds["pid"])
+        if pid == 0:  # pragma: no cover - the child never returns
+            _exec_child(container, command, fds, err_w)
+        os.close(err_w)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
     previous = forward_signals(pid)
     try:
         failure = os.read(err_r, 4096).decode(errors="replace")
@@ -181,16 +184,42 @@ def exec_in(engine: Engine, name: str, command: list[str]) -> int:
     return status
 
 
-def _exec_child(container: Container, command: list[str], fds: dict[str, int], err_w: int) -> None:
+def open_namespaces(pid: int, kinds: tuple[str, ...]) -> dict[str, int]:
+    """The namespaces of process `pid`, by kind, open (close-on-exec); all or none."""
+    fds: dict[str, int] = {}
     try:
+        for kind in kinds:
+            fds[kind] = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        for fd in fds.values():
+            os.close(fd)
+        raise Conflict(f"process {pid} is gone") from None
+    except OSError:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    return fds
+
+
+def _exec_child(container: Container, command: list[str], fds: dict[str, int], err_w: int) -> None:
+    """In the forked child: the container's namespaces, its capabilities, the command.
+
+    Everything it imports is imported before it enters the container's mount namespace: the
+    container's root (`--rootfs`) has no Python library. (`ctypes` is what dropping capabilities
+    loads; `exec_command` imports nothing.)
+    """
+    try:
+        import ctypes  # noqa: F401 - loaded now, used by linux.drop_capabilities
+
         for ns, flag in NAMESPACES:
             linux.setns(fds[ns], flag)
         os.chdir("/")
         if not container.privileged:
             linux.drop_capabilities(linux.DEFAULT_CAPABILITIES)
+        close_other_fds(keep=err_w)
         env = {"PATH": DEFAULT_PATH, "HOSTNAME": container.hostname, "HOME": "/root"}
-        os.execvpe(command[0], command, env)
+        exec_command(command, env)
     except BaseException as err:
         code = getattr(err, "errno", None) or 0
-        os.write(err_w, f"{code}:{err}".encode(errors="replace"))
+        os.write(err_w, f"{code}:{describe_failure(err)}".encode(errors="replace"))
     os._exit(ExitStatus.DOCKLINE)

@@ -19,9 +19,10 @@ import os
 from dockline import linux
 from dockline.errors import ExitStatus
 from dockline.records import TYPE_CHECKING, Record
-from dockline.runtime.spec import ContainerSpec
+from dockline.runtime.spec import DEFAULT_PATH, ContainerSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import NoReturn
 
 READY = b"R"
@@ -46,22 +47,21 @@ def child_main(spec: ContainerSpec, pipes: ChildPipes, join_netns_fd: int | None
         if os.read(pipes.go_r, 1) != GO:
             os._exit(ExitStatus.DOCKLINE)
         setup_mounts(spec)
-        if spec.net_mode.kind != "host":
-            linux.sethostname(spec.hostname)
+        linux.sethostname(spec.hostname)
         if not spec.privileged:
             linux.drop_capabilities(linux.DEFAULT_CAPABILITIES)
         close_other_fds(keep=pipes.err_w)
         stage = "exec"
-        os.execvpe(spec.command[0], list(spec.command), spec.environment())
+        exec_command(spec.command, spec.environment())
     except BaseException as err:
         report_failure(pipes.err_w, stage, err)
     os._exit(ExitStatus.DOCKLINE)
 
 
 def enter_namespaces(spec: ContainerSpec, join_netns_fd: int | None) -> None:
-    flags = linux.CLONE_NEWNS | linux.CLONE_NEWIPC
-    if spec.net_mode.kind != "host":
-        flags |= linux.CLONE_NEWUTS
+    # Its own UTS namespace in every mode, host included (as Docker's, unless --uts=host): the
+    # host's name by default there, but `-h` sets its own and never the host's.
+    flags = linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
     if spec.net_mode.kind in ("bridge", "none"):
         flags |= linux.CLONE_NEWNET
     linux.unshare(flags)
@@ -111,6 +111,31 @@ def mount_dev(root: str) -> None:
         linux.mount(f"/dev/{name}", target, None, linux.MS_BIND)
 
 
+def exec_command(command: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """`os.execvpe` without its imports: a command without a slash is looked up in the PATH of
+    `env`, as execvp(3) does (a directory that is missing or not searchable is skipped).
+
+    os.execvpe imports `warnings` to read PATH, and here the host's Python library may be gone
+    (after the pivot into a `--rootfs`, or in `exec` inside the container's mount namespace).
+    Raises as execvp(3) fails: the first error other than "not there", else ENOENT, with
+    Docker's wording.
+    """
+    name = command[0]
+    if "/" in name:
+        os.execve(name, list(command), env)
+    first_error: OSError | None = None
+    for directory in env.get("PATH", DEFAULT_PATH).split(":"):
+        try:
+            os.execve(os.path.join(directory or ".", name), list(command), env)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as err:
+            first_error = first_error or err
+    if first_error is not None:
+        raise first_error
+    raise FileNotFoundError(errno.ENOENT, f'exec: "{name}": executable file not found in $PATH')
+
+
 def close_other_fds(*, keep: int) -> None:
     os.closerange(3, keep)
     os.closerange(keep + 1, 1 << 20)
@@ -119,9 +144,16 @@ def close_other_fds(*, keep: int) -> None:
 def report_failure(err_w: int, stage: str, err: BaseException) -> None:
     """Tell the supervisor `stage:errno:message` (stage is "setup" or "exec")."""
     code = getattr(err, "errno", None) or errno.EINVAL
-    message = f"{stage}:{code}:{err}".encode(errors="replace")
+    message = f"{stage}:{code}:{describe_failure(err)}".encode(errors="replace")
     with contextlib.suppress(OSError):
         os.write(err_w, message[:4000])
+
+
+def describe_failure(err: BaseException) -> str:
+    """An OSError as "what: path" (not Python's "[Errno N] ..."), anything else as itself."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror if err.filename is None else f"{err.strerror}: {err.filename}"
+    return str(err)
 
 
 def exit_status_for_exec_errno(code: int) -> int:

@@ -10,6 +10,7 @@ Its output, and the container's, go to a log file under the run root.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,8 @@ from dockline.runtime.state import log_path
 
 if TYPE_CHECKING:
     from typing import NoReturn
+
+    from dockline.engine import Engine
 
 
 def run_detached(paths: Paths, spec: ContainerSpec, bridge_config: BridgeConfig | None) -> None:
@@ -89,25 +92,51 @@ def monitor_main(
 
     def started(container: Container) -> None:
         nonlocal reported
-        os.write(report, b"ok")
-        os.close(report)
         reported = True
+        send_report(report, b"ok")
         become_waiter(paths, container)  # returns only if the exec failed: we wait here
 
     code = 0
     try:
         with Engine(paths, bridge_config=bridge_config) as engine:
-            supervise(engine, spec, on_started=started)
+            try:
+                supervise(engine, spec, on_started=started)
+            except BaseException:
+                if not reported:  # this failure, not one of the clean-up, is what to report
+                    with contextlib.suppress(DocklineError, OSError):
+                        remove_unrecorded_log(engine, spec.id)
+                raise
     except DocklineError as err:
         code = err.exit_status
         if not reported:
-            os.write(report, json.dumps({"error": str(err), "status": code}).encode())
+            send_report(report, json.dumps({"error": str(err), "status": code}).encode())
         log_line(str(err))
     except BaseException as err:
         code = ExitStatus.DOCKLINE
         if not reported:
-            os.write(report, json.dumps({"error": repr(err), "status": code}).encode())
+            send_report(report, json.dumps({"error": repr(err), "status": code}).encode())
     os._exit(code)
+
+
+def send_report(report: int, message: bytes) -> None:
+    """Tell the caller how the start went. A caller that is gone (killed, interrupted) cannot
+    hear it, and a started container still needs its monitor: that is no error here."""
+    try:
+        os.write(report, message)
+    except OSError:
+        pass
+    finally:
+        os.close(report)
+
+
+def remove_unrecorded_log(engine: Engine, container_id: str) -> None:
+    """A container that failed to start and has no record (it was rolled back, or was --rm)
+    leaves no log either; one that stays listed as exited keeps its log, as in Docker."""
+    from dockline.runtime.supervise import remove_log
+
+    with engine.store.transaction() as txn:
+        if txn.get_container(container_id) is None:
+            remove_log(engine.paths, container_id)
 
 
 def become_waiter(paths: Paths, container: Container) -> None:

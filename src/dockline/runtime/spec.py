@@ -75,6 +75,7 @@ class ContainerSpec(Record):
     ip: IPv4Address | None = None
     mac: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    name_generated: bool = False  # drawn by random_name: another is drawn if it is taken
 
     def environment(self) -> dict[str, str]:
         """The container's environment: Docker's defaults, then `-e` values."""
@@ -87,9 +88,13 @@ def new_container_id() -> str:
     return new_id()
 
 
-def random_name() -> str:
-    """Docker-style `adjective_scientist` names."""
-    return f"{choice(_ADJECTIVES)}_{choice(_NOUNS)}"
+def random_name(retry: int = 0) -> str:
+    """Docker-style `adjective_scientist` names; a retry after a taken one appends a number of
+    `retry` digits (Docker appends one digit per retry)."""
+    name = f"{choice(_ADJECTIVES)}_{choice(_NOUNS)}"
+    if retry:
+        name += str(int.from_bytes(os.urandom(4)) % 10**retry)
+    return name
 
 
 def check_name(name: str) -> str:
@@ -162,6 +167,7 @@ def build_spec(
     return ContainerSpec(
         id=container_id,
         name=check_name(name) if name else random_name(),
+        name_generated=not name,
         command=tuple(command),
         net_mode=net_mode,
         hostname=hostname,

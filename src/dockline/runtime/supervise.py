@@ -1,10 +1,10 @@
 """The supervisor: starts one container, waits for it, and tears its network down when it exits.
 
-One supervisor process per container, and nothing else in it: it makes itself the parent of a new
-pid namespace (`unshare(CLONE_NEWPID)` may be done only once per process, and afterwards the
-process cannot fork once the container is gone), so it does everything that forks (the firewall's
-`nft`) before that. Foreground `run` is the supervisor itself; `run -d` (and the Python API)
-double-forks one as a small monitor that outlives the caller.
+One supervisor process per container: it forks the container as pid 1 of a new pid namespace
+and stays in its own (`linux.fork_in_pid_namespace`), so it can still fork afterwards (the
+firewall's `nft`, when an undo restores the ruleset after the container is gone). Foreground
+`run` is the supervisor itself; `run -d` (and the Python API) double-forks one as a small
+monitor that outlives the caller.
 
 Start is one store transaction with an undo stack: record, namespaces, network, then "go"; any
 failure kills the paused child and undoes the rest. The container is recorded with its pid and
@@ -29,7 +29,7 @@ from dockline.networks import get_network
 from dockline.records import TYPE_CHECKING, Record
 from dockline.rollback import Rollback
 from dockline.runtime.init import GO, READY, ChildPipes, child_main, exit_status_for_exec_errno
-from dockline.runtime.spec import ContainerSpec
+from dockline.runtime.spec import ContainerSpec, random_name
 from dockline.runtime.state import is_running, log_path, sandbox_link_name
 from dockline.runtime.waiter import forward_signals, reap
 
@@ -71,8 +71,7 @@ def prepare(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
     """Record, namespaces, network; all or nothing. The child then waits for `release`."""
     with Rollback() as undo:
         with engine.store.transaction() as txn:
-            container = new_record(spec)
-            txn.put_container(container)
+            container = record_with_free_name(txn, new_record(spec), spec)
             join_fd = None
             if spec.net_mode.kind == "container":
                 join_fd, joined = open_joined_netns(txn, spec)
@@ -80,7 +79,6 @@ def prepare(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
             if spec.net_mode.kind == "bridge":
                 network, new = get_network(txn, engine.host, spec.net_mode.target, undo)
                 engine.ready_bridge(txn, undo, network, new=new)
-            linux.unshare(linux.CLONE_NEWPID)
             child = spawn_paused(spec, join_fd)
             undo.push(kill_and_reap, child)
             container = configure_network(
@@ -89,6 +87,24 @@ def prepare(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
             txn.put_container(container)
         undo.commit()
     return container, child
+
+
+NAME_ATTEMPTS = 6
+
+
+def record_with_free_name(txn: Txn, container: Container, spec: ContainerSpec) -> Container:
+    """Record the container; a generated name that is taken is drawn again (a name the user
+    gave is a Conflict)."""
+    for retry in range(1, NAME_ATTEMPTS):
+        try:
+            txn.put_container(container)
+            return container
+        except Conflict:
+            if not spec.name_generated:
+                raise
+            container = container._replace(name=random_name(retry))
+    txn.put_container(container)  # the last draw: its Conflict is the answer
+    return container
 
 
 def new_record(spec: ContainerSpec) -> Container:
@@ -122,11 +138,12 @@ def open_joined_netns(txn: Txn, spec: ContainerSpec) -> tuple[int, Container]:
 
 
 def spawn_paused(spec: ContainerSpec, join_fd: int | None) -> Child:
-    """Fork the container; return once its namespaces exist (it waits for "go")."""
+    """Fork the container, pid 1 of a new pid namespace; return once its namespaces exist (it
+    waits for "go")."""
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
-    pid = os.fork()
+    pid = linux.fork_in_pid_namespace()
     if pid == 0:  # pragma: no cover - the child never returns here
         for fd in (ready_r, go_w, err_r):
             os.close(fd)
@@ -151,8 +168,10 @@ def configure_network(
     try:
         sandbox = None
         if spec.net_mode.kind in ("bridge", "none"):
-            sandbox = netns.link_netns(engine.paths.netns_dir, sandbox_link_name(spec.id), pid)
-            undo.push(netns.unlink_netns, sandbox)
+            name = sandbox_link_name(spec.id)
+            sandbox = os.path.join(engine.paths.netns_dir, name)
+            if netns.link_netns(engine.paths.netns_dir, name, pid):
+                undo.push(netns.unlink_netns, sandbox)
         if spec.net_mode.kind == "bridge":
             engine.attach(
                 txn,
