@@ -18,13 +18,19 @@ from ipaddress import IPv4Address
 from types import TracebackType
 
 from dockline import ipam, netns
-from dockline.config import DEFAULT_NETWORK, BridgeConfig, Paths, load_bridge_config
+from dockline.config import (
+    DEFAULT_BRIDGE,
+    DEFAULT_NETWORK,
+    BridgeConfig,
+    Paths,
+    load_bridge_config,
+)
 from dockline.driver.bridge import is_host_ifname, plan_endpoint, setup_endpoint
 from dockline.errors import Conflict, InvalidArgument, KernelError, NotFound, TeardownError
 from dockline.ids import new_id
 from dockline.model import Endpoint, NetnsRef, Network
 from dockline.netlink import Netlink, delete_link, delete_links, list_links, validate_ifname
-from dockline.networks import Host, apply_firewall, get_network, ready_network
+from dockline.networks import Host, apply_firewall, get_network, ready_network, restore_firewall
 from dockline.records import TYPE_CHECKING
 from dockline.rollback import Rollback
 
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
 
+    from dockline.netlink import Link
     from dockline.store.base import Store, Txn
 
 
@@ -353,17 +360,36 @@ class Engine:
         report = GcReport()
         with self.store.transaction() as txn:
             collect(self, txn, report)
-            self._remove_unrecorded_veths(txn, report)
+            links = list_links(self.nl)
+            self._release_endpoints_without_veth(txn, links, report)
             networks = txn.list_networks()
+            self._remove_unrecorded_veths(txn, networks, links, report)
+            self._remove_unrecorded_default_bridge(networks, links, report)
         _remove_dangling_pid_links(self.paths.netns_dir, report)
         if networks:
             apply_firewall(self.host, networks)
+        else:  # a crash while the first network was made: its table outlived the rollback
+            restore_firewall(self.host, [])
         return report
 
-    def _remove_unrecorded_veths(self, txn: Txn, report: GcReport) -> None:
-        """Our-shaped veths on our bridges with no endpoint record (a crash mid-connect)."""
-        links = list_links(self.nl)
-        bridges = {n.bridge for n in txn.list_networks()}
+    def _release_endpoints_without_veth(
+        self, txn: Txn, links: list[Link], report: GcReport
+    ) -> None:
+        """Endpoints whose veth is gone (a crash mid-disconnect, a veth deleted by hand): their
+        records and leases go, or the address stays taken for good."""
+        present = {link.name for link in links}
+        gone = [e for e in txn.list_endpoints() if e.host_ifname not in present]
+        if gone:
+            report.errors += [str(f) for f in self.detach(txn, gone, delete_veths=False)]
+            report.endpoints += [e.id for e in gone]
+
+    def _remove_unrecorded_veths(
+        self, txn: Txn, networks: list[Network], links: list[Link], report: GcReport
+    ) -> None:
+        """Our-shaped veths with no endpoint record (a crash mid-connect) on our bridges: those
+        of the networks, and the default bridge's name even with no network recorded (a crash
+        while the first network was made)."""
+        bridges = {n.bridge for n in networks} | {DEFAULT_BRIDGE}
         bridge_index = {link.index for link in links if link.name in bridges}
         recorded = {e.host_ifname for e in txn.list_endpoints()}
         stray = [
@@ -377,6 +403,20 @@ class Engine:
         for err in self._delete_veths(stray):
             report.errors.append(str(err))
         report.links += stray
+
+    def _remove_unrecorded_default_bridge(
+        self, networks: list[Network], links: list[Link], report: GcReport
+    ) -> None:
+        """`dockline0` with no network recorded on it: made by a first connect or run that
+        crashed before its commit (the name is ours; a bridge given in the config is not)."""
+        if any(n.bridge == DEFAULT_BRIDGE for n in networks):
+            return
+        if any(link.name == DEFAULT_BRIDGE and link.kind == "bridge" for link in links):
+            try:
+                delete_link(self.nl, DEFAULT_BRIDGE, missing_ok=True)
+                report.links.append(DEFAULT_BRIDGE)
+            except KernelError as err:
+                report.errors.append(str(err))
 
 
 def _remove_dangling_pid_links(netns_dir: str, report: GcReport) -> None:

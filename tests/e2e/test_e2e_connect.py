@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -153,6 +154,32 @@ def test_process_exit_takes_its_network_and_gc_clears_the_rest(dl: Dockline, lon
     assert not os.path.lexists(f"/run/netns/{lone.pid}")
     assert dl.network()["Containers"] == {}
     assert '"Endpoints": []' in dl("gc", "--format", "json").stdout  # twice is a no-op
+
+
+def test_gc_clears_what_a_crash_in_the_first_connect_left(dl: Dockline, lone: Lone) -> None:
+    """A kill -9 before the first connect's commit leaves the kernel's side (bridge, veth,
+    firewall table) and an empty store: what a second state root sees of another's connect."""
+    dl("network", "connect", "bridge", "--pid", str(lone.pid))
+    crashed = Dockline(dl.ns, dl.state.parent / "crashed")  # the same kernel, an empty store
+    report = json.loads(crashed("gc", "--format", "json").stdout)
+    assert "dockline0" in report["Links"]
+    names = {str(link["ifname"]) for link in dl.host_links()}
+    assert "dockline0" not in names and not [n for n in names if n.startswith("veth")]
+    assert "dockline" not in dl.ns.run("nft", "list", "tables").stdout
+    assert [link["ifname"] for link in lone.netns().ip_json("link", "show")] == ["lo"]
+
+
+def test_gc_releases_an_endpoint_whose_veth_is_gone(dl: Dockline, lone: Lone) -> None:
+    """A crash mid-disconnect (or a veth deleted by hand) leaves a record and a lease with
+    nothing behind them: gc releases them, or the address stays taken for good."""
+    dl("network", "connect", "bridge", "--pid", str(lone.pid))
+    [veth] = dl.veths()
+    dl.ns.run("ip", "link", "del", veth)
+    report = json.loads(dl("gc", "--format", "json").stdout)
+    assert len(report["Endpoints"]) == 1
+    assert dl.network()["Containers"] == {}
+    assert lone.pid_alive()  # the process is alone with lo now; it may be connected again
+    dl("network", "connect", "bridge", "--pid", str(lone.pid))
 
 
 def test_gc_after_kill_9_of_container_and_monitor(dl: Dockline) -> None:
