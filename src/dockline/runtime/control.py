@@ -155,15 +155,18 @@ def exec_in(engine: Engine, name: str, command: list[str]) -> int:
     if not is_running(container) or container.pid is None:
         raise Conflict(f"container {container.name} is not running")
     fds = open_namespaces(container.pid, ("ipc", "uts", "net", "mnt", "pid"))
+    err_r, err_w = os.pipe()
     try:
         if not process_alive(container.pid, container.pid_start):
             raise Conflict(f"container {container.name} is not running")
-        err_r, err_w = os.pipe()
         pid = linux.fork_in_pid_namespace(fds["pid"])
         if pid == 0:  # pragma: no cover - the child never returns
             _exec_child(container, command, fds, err_w)
-        os.close(err_w)
+    except BaseException:
+        os.close(err_r)
+        raise
     finally:
+        os.close(err_w)
         for fd in fds.values():
             os.close(fd)
     previous = forward_signals(pid)
@@ -190,13 +193,11 @@ def open_namespaces(pid: int, kinds: tuple[str, ...]) -> dict[str, int]:
     try:
         for kind in kinds:
             fds[kind] = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    except OSError as err:
         for fd in fds.values():
             os.close(fd)
-        raise Conflict(f"process {pid} is gone") from None
-    except OSError:
-        for fd in fds.values():
-            os.close(fd)
+        if isinstance(err, FileNotFoundError):
+            raise Conflict(f"process {pid} is gone") from None
         raise
     return fds
 
