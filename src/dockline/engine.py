@@ -141,11 +141,10 @@ class Engine:
     # -- networks --------------------------------------------------------------------------
     def network(self, name: str = DEFAULT_NETWORK) -> Network:
         """A network by name or ID (the default `bridge` network is made on first use)."""
-        with Rollback() as undo:
-            with self.store.transaction() as txn:
-                network, new = get_network(txn, self.host, name, undo)
-                self.ready_bridge(txn, undo, network, new=new)
-            undo.commit()
+        undo = Rollback()
+        with self.store.transaction(undo) as txn:
+            network, new = get_network(txn, self.host, name, undo)
+            self.ready_bridge(txn, undo, network, new=new)
         return network
 
     def _bridge_of(
@@ -205,20 +204,19 @@ class Engine:
         mac = ipam.parse_mac(mac) if mac is not None else None
         ref, fd = open_target(pid, netns_path)
         try:
-            with Rollback() as undo:
-                with self.store.transaction() as txn:
-                    endpoint = self.attach(
-                        txn,
-                        undo,
-                        network,
-                        ref,
-                        fd,
-                        ifname=ifname,
-                        ip=ip,
-                        mac=mac,
-                        link_name=str(pid) if pid is not None else None,
-                    )
-                undo.commit()
+            undo = Rollback()
+            with self.store.transaction(undo) as txn:
+                endpoint = self.attach(
+                    txn,
+                    undo,
+                    network,
+                    ref,
+                    fd,
+                    ifname=ifname,
+                    ip=ip,
+                    mac=mac,
+                    link_name=str(pid) if pid is not None else None,
+                )
         finally:
             os.close(fd)
         return endpoint
@@ -365,11 +363,12 @@ class Engine:
             networks = txn.list_networks()
             self._remove_unrecorded_veths(txn, networks, links, report)
             self._remove_unrecorded_default_bridge(networks, links, report)
+            # Under the lock: a first network made meanwhile by another process keeps its table.
+            if networks:
+                apply_firewall(self.host, networks)
+            else:  # a crash while the first network was made: its table outlived the rollback
+                restore_firewall(self.host, [])
         _remove_dangling_pid_links(self.paths.netns_dir, report)
-        if networks:
-            apply_firewall(self.host, networks)
-        else:  # a crash while the first network was made: its table outlived the rollback
-            restore_firewall(self.host, [])
         return report
 
     def _release_endpoints_without_veth(

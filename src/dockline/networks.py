@@ -40,7 +40,8 @@ class Host(Record):
 def get_network(txn: Txn, host: Host, name: str, undo: Rollback) -> tuple[Network, bool]:
     """The network by name or ID, and whether it was just made (the default one, on first use).
 
-    A new network's firewall rules are applied here, with an undo that restores the old ruleset.
+    A new network's firewall rules are applied here, with an undo that restores the old ruleset
+    (and turns forwarding off again if it was off).
     """
     network = txn.get_network(name)
     if network is not None:
@@ -50,7 +51,7 @@ def get_network(txn: Txn, host: Host, name: str, undo: Rollback) -> tuple[Networ
     before = txn.list_networks()
     network = plan_default_network(host.nl, host.load_config(), taken=[n.subnet for n in before])
     txn.put_network(network)
-    apply_firewall(host, [*before, network])
+    apply_firewall(host, [*before, network], undo)
     undo.push(restore_firewall, host, before)
     return network, True
 
@@ -73,18 +74,27 @@ def ready_network(host: Host, network: Network, txn: Txn, undo: Rollback, *, new
     if created:
         undo.push(delete_link, host.nl, network.bridge, missing_ok=True)
         if not new:
-            apply_firewall(host, txn.list_networks())
+            apply_firewall(host, txn.list_networks(), undo)
     return index
 
 
-def apply_firewall(host: Host, networks: list[Network]) -> None:
+def apply_firewall(host: Host, networks: list[Network], undo: Rollback | None = None) -> None:
     """Forwarding on, and our whole ruleset rendered from the networks and applied at once,
-    in the host's namespace whichever namespace the calling thread is in."""
+    in the host's namespace whichever namespace the calling thread is in. With `undo`,
+    forwarding that was off is turned off again by it (the ruleset's undo is the caller's)."""
     from dockline import firewall  # only when networks change: it costs a process (nft)
 
     with netns.entered(host.netns_fd):
-        firewall.enable_forwarding()
+        if firewall.enable_forwarding() and undo is not None:
+            undo.push(disable_forwarding, host)
         firewall.apply_ruleset(firewall.render_ruleset(networks))
+
+
+def disable_forwarding(host: Host) -> None:
+    from dockline import firewall
+
+    with netns.entered(host.netns_fd):
+        firewall.disable_forwarding()
 
 
 def plan_default_network(nl: Netlink, config: BridgeConfig, *, taken: list[IPv4Network]) -> Network:

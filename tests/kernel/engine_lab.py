@@ -178,6 +178,18 @@ class Lab:
     def count(self, table: str) -> int:
         return len(self.rows(table))
 
+    def store_locked(self) -> bool:
+        """Whether some process holds the store's write lock (BEGIN IMMEDIATE, no waiting)."""
+        conn = sqlite3.connect(self.db_path, timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            conn.close()
+
     def store_state(self) -> dict[str, list[tuple[Any, ...]]]:
         return {table: self.rows(table) for table in TABLES}
 

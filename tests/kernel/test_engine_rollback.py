@@ -57,8 +57,7 @@ class NoNetlink:
 
 
 def failing_commit(self: SqliteStore) -> None:
-    """COMMIT fails; as the real `_commit` does then, the transaction is rolled back."""
-    self._conn.execute("ROLLBACK")
+    """COMMIT fails (the transaction is still open, the lock still held)."""
     raise Injected("commit")
 
 
@@ -161,10 +160,16 @@ def test_a_failed_first_connect_leaves_no_firewall_table(lab: Lab) -> None:
     ns = lab.container_ns()
     ns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
     assert "dockline" not in lab.ruleset()
+    assert ip_forward(lab) == "0"
     with pytest.raises(Conflict):
         lab.engine.connect(netns_path=ns.path)
     assert lab.store_state()["networks"] == []
     assert "dockline" not in lab.ruleset()
+    assert ip_forward(lab) == "0"  # turned on for the new network, and off again
+
+
+def ip_forward(lab: Lab) -> str:
+    return lab.host.run("sysctl", "-n", "net.ipv4.ip_forward").stdout.strip()
 
 
 # -- faults the kernel raises for real ---------------------------------------------------------
@@ -217,6 +222,25 @@ def test_default_route_already_in_the_namespace(lab: Lab) -> None:
     assert sorted(link["ifname"] for link in ns.ip_json("link", "show")) == ["lo", "up0", "up1"]
     assert ns.ip_json("-4", "route", "show") == routes_before
     assert lab.ipv4(ns, "up0") == ["203.0.113.2/24"]
+
+
+def test_a_failed_connect_keeps_a_bridge_someone_set_down(lab: Lab, tmp_path: Path) -> None:
+    """The undo deletes a bridge only if this very operation made it: one that was merely
+    down (set down by hand) is set up again and stays, with its containers on it."""
+    neighbour = lab.engine.connect(netns_path=lab.container_ns().path)
+    lab.host.run("ip", "link", "set", "dockline0", "down")
+    ns = lab.container_ns()
+    ns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+    other = open_engine(lab.host, tmp_path)  # another process: it looks the bridge up
+    try:
+        with pytest.raises(Conflict, match="eth0"):
+            other.connect(netns_path=ns.path)
+    finally:
+        other.close()
+    bridge = lab.must_link("dockline0")
+    assert "UP" in bridge["flags"]
+    assert lab.must_link(neighbour.host_ifname)["master"] == "dockline0"
+    assert [e.id for e in lab.engine.endpoints()] == [neighbour.id]
 
 
 def test_a_non_bridge_in_the_bridge_s_place(lab: Lab) -> None:
@@ -399,6 +423,7 @@ def test_a_failed_first_run_leaves_no_firewall_table(
     assert lab.store_state()["networks"] == []
     assert lab.kernel_state() == kernel_before  # no bridge, no table
     assert "dockline" not in lab.ruleset()
+    assert ip_forward(lab) == "0"
 
 
 def _pid_ns(path: str) -> int:
@@ -484,3 +509,22 @@ def test_a_taken_generated_name_is_drawn_again(lab: Lab, monkeypatch: pytest.Mon
     with pytest.raises(DocklineError, match='"brave_babbage" is already in use'):
         api.run(lab.engine, ["true"], name="brave_babbage", net="none")
     assert lab.count("containers") == 2
+
+
+def test_gc_sets_the_firewall_while_it_holds_the_lock(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gc renders the ruleset from the networks it read: it must apply it before another
+    process can commit a new network (whose table it would otherwise delete)."""
+    import dockline.engine
+
+    seen: list[bool] = []
+    real = dockline.engine.restore_firewall
+
+    def probing(*args: Any) -> None:
+        seen.append(lab.store_locked())
+        real(*args)
+
+    monkeypatch.setattr(dockline.engine, "restore_firewall", probing)
+    lab.engine.gc()
+    assert seen == [True]

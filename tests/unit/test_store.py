@@ -740,3 +740,60 @@ def test_a_host_name_clash_in_the_store_draws_another_name(with_network: SqliteS
     assert second.host_ifname != "veth0000001" and is_host_ifname(second.host_ifname)
     with with_network.transaction() as txn:
         assert {e.host_ifname for e in txn.list_endpoints()} == {"veth0000001", second.host_ifname}
+
+
+class LockProbe:
+    """An undo step that records whether the store's write lock is still held when it runs
+    (another connection's BEGIN IMMEDIATE, without waiting, fails while it is)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.seen: list[str] = []
+
+    def __call__(self) -> None:
+        other = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            self.seen.append("free")
+        except sqlite3.OperationalError:
+            self.seen.append("locked")
+        finally:
+            other.close()
+
+
+def test_undo_runs_while_the_lock_is_held(store: SqliteStore) -> None:
+    """A failed operation undoes its kernel steps before the store rolls back, so no other
+    process can take the lock and build on what is being undone (a bridge, a firewall table);
+    a failed commit counts as a failure; a committed one undoes nothing."""
+    from dockline.rollback import Rollback
+
+    probe = LockProbe(store.path)
+    undo = Rollback()
+    undo.push(probe)
+    with pytest.raises(RuntimeError), store.transaction(undo):
+        raise RuntimeError("a kernel step failed")
+    assert probe.seen == ["locked"]
+    probe()
+    assert probe.seen[-1] == "free"  # released afterwards
+
+    def failing_commit() -> None:
+        raise StoreError("commit failed")
+
+    undo = Rollback()
+    undo.push(probe)
+    store._commit = failing_commit  # type: ignore[method-assign]  # a fault of the disk
+    try:
+        with pytest.raises(StoreError, match="commit failed"), store.transaction(undo) as txn:
+            txn.put_container(Container("c" * 64, "x", NetMode("none", ""), ("true",)))
+    finally:
+        del store._commit
+    assert probe.seen[-1] == "locked"
+    with store.transaction() as txn:
+        assert txn.get_container("x") is None  # rolled back
+
+    undo = Rollback()
+    undo.push(probe)
+    with store.transaction(undo):
+        pass
+    assert len(probe.seen) == 3  # committed: the step did not run

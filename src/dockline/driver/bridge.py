@@ -149,7 +149,9 @@ def _as_v4(address: object) -> IPv4Address | None:
 
 
 def ensure_bridge_ready(nl: Netlink, network: Network) -> tuple[int, bool]:
-    """The bridge's ifindex, creating and addressing it if missing; True if it had to be made.
+    """The bridge's ifindex, creating and addressing it if missing; True only if it was made
+    here (for the caller's undo to delete it): a bridge that exists but was set down is set up
+    again and stays, with the containers on it, whatever happens next.
 
     The fast path is one lookup. A bridge we do not manage (Docker's `bridge` option) must exist.
     """
@@ -163,11 +165,12 @@ def ensure_bridge_ready(nl: Netlink, network: Network) -> tuple[int, bool]:
         return link.index, False
     # A fixed MAC, 02:42 + the gateway address as for containers: the gateway's MAC must not
     # follow the lowest port MAC (see links._create_bridge), and it is the same after a reboot.
+    made = link is None
     mac = ipam.mac_from_ipv4(network.gateway)
     link = ensure_bridge(nl, network.bridge, mtu=network.mtu, mac=mac)
     gateway = IPv4Interface(f"{network.gateway}/{network.subnet.prefixlen}")
     add_address(nl, link.index, gateway, exist_ok=True)
-    return link.index, True
+    return link.index, made
 
 
 def setup_endpoint(

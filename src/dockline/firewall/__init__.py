@@ -8,7 +8,12 @@ Later, as set elements in the same table (see `render`): published ports, isolat
 networks, internal networks, per-port anti-spoofing, IPv6.
 """
 
-from dockline.firewall.apply import apply_ruleset, delete_ruleset, enable_forwarding
+from dockline.firewall.apply import (
+    apply_ruleset,
+    delete_ruleset,
+    disable_forwarding,
+    enable_forwarding,
+)
 from dockline.firewall.render import TABLE_FAMILY, TABLE_NAME, render_delete, render_ruleset
 
 __all__ = [
@@ -16,6 +21,7 @@ __all__ = [
     "TABLE_NAME",
     "apply_ruleset",
     "delete_ruleset",
+    "disable_forwarding",
     "enable_forwarding",
     "render_delete",
     "render_ruleset",

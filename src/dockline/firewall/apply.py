@@ -32,12 +32,22 @@ def delete_ruleset() -> None:
     _run_nft("delete nftables ruleset", render_delete())
 
 
-def enable_forwarding() -> None:
-    """Set net.ipv4.ip_forward=1 in the current namespace; no write when it is already on."""
+def enable_forwarding() -> bool:
+    """Set net.ipv4.ip_forward=1 in the current namespace; no write when it is already on.
+    True if it was off (what an undo turns off again)."""
     from dockline.linux import read_sysctl, write_sysctl
 
-    if read_sysctl(IP_FORWARD) != "1":
-        write_sysctl(IP_FORWARD, "1")
+    if read_sysctl(IP_FORWARD) == "1":
+        return False
+    write_sysctl(IP_FORWARD, "1")
+    return True
+
+
+def disable_forwarding() -> None:
+    """Set net.ipv4.ip_forward=0 in the current namespace (the undo of `enable_forwarding`)."""
+    from dockline.linux import write_sysctl
+
+    write_sysctl(IP_FORWARD, "0")
 
 
 def _run_nft(op: str, script: str) -> None:

@@ -69,23 +69,22 @@ def supervise(
 
 def prepare(engine: Engine, spec: ContainerSpec) -> tuple[Container, Child]:
     """Record, namespaces, network; all or nothing. The child then waits for `release`."""
-    with Rollback() as undo:
-        with engine.store.transaction() as txn:
-            container = record_with_free_name(txn, new_record(spec), spec)
-            join_fd = None
-            if spec.net_mode.kind == "container":
-                join_fd, joined = open_joined_netns(txn, spec)
-                container = container._replace(net_mode=NetMode("container", joined.id))
-            if spec.net_mode.kind == "bridge":
-                network, new = get_network(txn, engine.host, spec.net_mode.target, undo)
-                engine.ready_bridge(txn, undo, network, new=new)
-            child = spawn_paused(spec, join_fd)
-            undo.push(kill_and_reap, child)
-            container = configure_network(
-                engine, txn, undo, spec=spec, container=container, pid=child.pid
-            )
-            txn.put_container(container)
-        undo.commit()
+    undo = Rollback()
+    with engine.store.transaction(undo) as txn:
+        container = record_with_free_name(txn, new_record(spec), spec)
+        join_fd = None
+        if spec.net_mode.kind == "container":
+            join_fd, joined = open_joined_netns(txn, spec)
+            container = container._replace(net_mode=NetMode("container", joined.id))
+        if spec.net_mode.kind == "bridge":
+            network, new = get_network(txn, engine.host, spec.net_mode.target, undo)
+            engine.ready_bridge(txn, undo, network, new=new)
+        child = spawn_paused(spec, join_fd)
+        undo.push(kill_and_reap, child)
+        container = configure_network(
+            engine, txn, undo, spec=spec, container=container, pid=child.pid
+        )
+        txn.put_container(container)
     return container, child
 
 

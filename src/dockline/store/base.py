@@ -17,6 +17,8 @@ from dockline.records import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
+    from dockline.rollback import Rollback
+
 
 class Txn(Protocol):
     """One serialisable unit of work on the store."""
@@ -99,8 +101,11 @@ class Txn(Protocol):
 class Store(Protocol):
     """A state backend."""
 
-    def transaction(self) -> AbstractContextManager[Txn]:
-        """Begin an exclusive (write) transaction; commit on normal exit, roll back on error."""
+    def transaction(self, undo: Rollback | None = None) -> AbstractContextManager[Txn]:
+        """Begin an exclusive (write) transaction; commit on normal exit, roll back on error.
+
+        The kernel steps in `undo` are undone on error, and on a failed commit, *before* the
+        store rolls back: while other processes still wait for the lock."""
         ...
 
     def close(self) -> None: ...

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, TypeVar
 
+    from dockline.rollback import Rollback
+
     T = TypeVar("T")
 else:
     # The C module that `sqlite3` wraps, alone: the package adds `datetime` adapters that we never
@@ -113,9 +115,13 @@ class SqliteStore:
         # row, so a network changed by another process is parsed afresh; records are immutable.
         self._networks: dict[tuple[object, ...], Network] = {}
 
-    def transaction(self) -> Transaction:
-        """An exclusive transaction: commit when the block ends normally, roll back on error."""
-        return Transaction(self)
+    def transaction(self, undo: Rollback | None = None) -> Transaction:
+        """An exclusive transaction: commit when the block ends normally, roll back on error.
+
+        `undo` holds the kernel steps taken in the block: on error (or a failed commit) they
+        are undone before the store rolls back, while the lock is still held, so no other
+        process can build on what is being undone (a bridge, a firewall table)."""
+        return Transaction(self, undo)
 
     def _begin(self) -> None:
         try:
@@ -127,12 +133,15 @@ class SqliteStore:
             ) from exc
 
     def _commit(self) -> None:
+        """COMMIT; on failure the transaction is left to the caller to roll back."""
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
             raise StoreError(f"state store {self.path}: commit failed: {exc}") from exc
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:  # SQLite may have rolled back by itself already
+            self._conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self._conn.close()
@@ -169,11 +178,12 @@ class Transaction:
     """`with store.transaction() as txn:` (a class, not @contextmanager: `contextlib` costs
     ~0.6 ms of every CLI start)."""
 
-    __slots__ = ("_store", "_txn")
+    __slots__ = ("_store", "_txn", "_undo")
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, undo: Rollback | None = None) -> None:
         self._store = store
         self._txn: SqliteTxn | None = None
+        self._undo = undo
 
     def __enter__(self) -> SqliteTxn:
         store = self._store
@@ -196,14 +206,27 @@ class Transaction:
             if self._txn is not None:
                 self._txn.close()
             if exc is None:
-                store._commit()
+                try:
+                    store._commit()
+                except BaseException as failed:
+                    self._undo_kernel(failed)
+                    store._rollback()
+                    raise
+                if self._undo is not None:
+                    self._undo.commit()
                 return
-            if store._conn.in_transaction:  # SQLite may have rolled back by itself already
-                store._conn.execute("ROLLBACK")
+            self._undo_kernel(exc)
+            store._rollback()
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(f"state store {store.path}: {exc}") from exc
         finally:
             store._in_txn = False
+
+    def _undo_kernel(self, exc: BaseException) -> None:
+        """Run the undo steps (under the lock); their failures become notes on `exc`."""
+        if self._undo is not None:
+            for failure in self._undo.undo():
+                exc.add_note(f"rollback step failed: {failure}")
 
 
 def ensure_private_dir(root: str) -> None:
