@@ -123,12 +123,38 @@ def _check_consistent(cfg: BridgeConfig, origin: str) -> None:
             f"{origin}: invalid bip {cfg.bip}: needs a prefix of /30 or shorter and an address "
             "that is not the subnet's network or broadcast address"
         )
+    if cfg.bip and not _usable_bridge_address(cfg.bip.ip, cfg.bip.network.prefixlen):
+        raise ConfigError(
+            f"{origin}: invalid bip {cfg.bip}: needs a unicast address (not loopback, multicast,"
+            " link-local or reserved) and a prefix of /8 or longer"
+        )
     if cfg.bip and cfg.fixed_cidr and not cfg.fixed_cidr.subnet_of(cfg.bip.network):
         raise ConfigError(f"{origin}: fixed-cidr {cfg.fixed_cidr} is not inside bip {cfg.bip}")
     if cfg.bip and cfg.default_gateway and cfg.default_gateway not in cfg.bip.network:
         raise ConfigError(
             f"{origin}: default-gateway {cfg.default_gateway} is not inside bip {cfg.bip}"
         )
+    if cfg.bip and cfg.default_gateway in (
+        cfg.bip.network.network_address,
+        cfg.bip.network.broadcast_address,
+    ):
+        raise ConfigError(
+            f"{origin}: default-gateway {cfg.default_gateway} is the network or broadcast address"
+            f" of bip {cfg.bip}"
+        )
+
+
+def _usable_bridge_address(address: IPv4Address, prefixlen: int) -> bool:
+    """A bridge's own address must be one a host may have, in a subnet that is not a /0 that
+    would masquerade everything (or a /1-/7 that covers most of the Internet)."""
+    odd = (
+        address.is_loopback
+        or address.is_multicast
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_reserved
+    )
+    return not odd and prefixlen >= 8
 
 
 def _opt_str(raw: Mapping[str, object], key: str) -> str | None:
