@@ -114,3 +114,4 @@ class Container(Record):
     requested_ip: IPv4Address | None = None
     requested_mac: str | None = None
     sandbox_key: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # `-e` values, in order (`exec` sees them too)

@@ -181,6 +181,15 @@ def test_exec_runs_in_the_container_without_privileges(dl: Dockline) -> None:
     assert dl("exec", "box", "sh", "-c", "exit 7", check=False).returncode == 7
 
 
+def test_exec_sees_the_container_s_environment(dl: Dockline) -> None:
+    """As Docker's exec: the command gets the container's environment, `-e` values included."""
+    dl("run", "-d", "--name", "envc", "-e", "FOO=bar baz", "--", "sleep", "300")
+    out = dl("exec", "envc", "sh", "-c", 'echo "$FOO|$HOSTNAME|$PATH"').stdout.strip()
+    foo, hostname, path = out.split("|")
+    assert foo == "bar baz" and hostname == dl.inspect("envc")["Id"][:12]
+    assert path.startswith("/usr/local/sbin")
+
+
 def test_stop_then_rm(dl: Dockline) -> None:
     dl("run", "-d", "--name", "box", "--", "sleep", "300")
     assert dl("rm", "box", check=False).returncode == 1  # running: refused without -f

@@ -167,6 +167,7 @@ def test_container_round_trip_each_net_mode(store: SqliteStore, mode: NetMode) -
         requested_ip=IPv4Address("172.17.0.9"),
         requested_mac="02:42:ac:11:00:09",
         sandbox_key="/run/netns/cccc",
+        env=(("B", "2"), ("A", "x=y")),
     )
     minimal = make_container("d" * 64, "db", net_mode=mode)
     with store.transaction() as txn:
@@ -554,6 +555,34 @@ def test_newer_schema_refused(root: str) -> None:
     conn.close()
     with pytest.raises(StoreError, match="newer dockline"):
         SqliteStore(root)
+
+
+def test_a_store_of_an_older_dockline_is_brought_up_to_date(root: str) -> None:
+    """Version 1 had no `env` column: opening it adds the column (in place, data kept), and its
+    containers read with no `-e` values."""
+    from dockline.store import sqlite as schema
+
+    os.makedirs(root, mode=0o700)
+    conn = sqlite3.connect(os.path.join(root, "dockline.db"))
+    for statement in schema._SCHEMA:
+        conn.execute(statement.replace(", env TEXT NOT NULL)", ")"))
+    conn.execute(
+        "INSERT INTO containers (id, name, net_mode, net_target, command, state, hostname,"
+        " privileged, auto_remove, created) VALUES ('c1', 'old', 'none', '', '[\"true\"]',"
+        " 'exited', 'h', 0, 0, 1.0)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    os.chmod(os.path.join(root, "dockline.db"), 0o600)
+    store = SqliteStore(root)
+    with store.transaction() as txn:
+        old = txn.get_container("old")
+        assert old is not None and old.env == () and old.command == ("true",)
+        txn.put_container(old._replace(env=(("A", "1"),)))
+    store.close()
+    assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(2,)]
+    assert raw_rows(root, "SELECT env FROM containers") == [('[["A", "1"]]',)]
 
 
 def test_empty_file_adopted(root: str) -> None:

@@ -21,7 +21,7 @@ from dockline.runtime.init import (
     exec_command,
     exit_status_for_exec_errno,
 )
-from dockline.runtime.spec import DEFAULT_PATH
+from dockline.runtime.spec import environment
 from dockline.runtime.state import is_running, process_alive
 from dockline.runtime.supervise import (
     release_network,
@@ -218,8 +218,7 @@ def _exec_child(container: Container, command: list[str], fds: dict[str, int], e
         if not container.privileged:
             linux.drop_capabilities(linux.DEFAULT_CAPABILITIES)
         close_other_fds(keep=err_w)
-        env = {"PATH": DEFAULT_PATH, "HOSTNAME": container.hostname, "HOME": "/root"}
-        exec_command(command, env)
+        exec_command(command, environment(container.hostname, container.env))
     except BaseException as err:
         code = getattr(err, "errno", None) or 0
         os.write(err_w, f"{code}:{describe_failure(err)}".encode(errors="replace"))

@@ -78,10 +78,15 @@ class ContainerSpec(Record):
     name_generated: bool = False  # drawn by random_name: another is drawn if it is taken
 
     def environment(self) -> dict[str, str]:
-        """The container's environment: Docker's defaults, then `-e` values."""
-        env = {"PATH": DEFAULT_PATH, "HOSTNAME": self.hostname, "HOME": "/root"}
-        env.update(self.env)
-        return env
+        return environment(self.hostname, self.env)
+
+
+def environment(hostname: str, env: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """A container's environment (for its command, and for `exec`): Docker's defaults, then
+    the `-e` values."""
+    full = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname, "HOME": "/root"}
+    full.update(env)
+    return full
 
 
 def new_container_id() -> str:

@@ -117,6 +117,7 @@ def new_record(spec: ContainerSpec) -> Container:
         monitor_pid=me,
         monitor_start=linux.proc_start_time(me),
         hostname=spec.hostname,
+        env=spec.env,
         rootfs=spec.rootfs,
         privileged=spec.privileged,
         auto_remove=spec.auto_remove,

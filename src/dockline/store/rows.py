@@ -81,6 +81,7 @@ def row_to_container(row: sqlite3.Row) -> Container:
         requested_ip=opt(IPv4Address, row["requested_ip"]),
         requested_mac=row["requested_mac"],
         sandbox_key=row["sandbox_key"],
+        env=tuple((k, v) for k, v in json().loads(row["env"])),
     )
 
 
@@ -91,6 +92,7 @@ def container_params(c: Container) -> dict[str, Any]:
         "net_mode": c.net_mode.kind,
         "net_target": c.net_mode.target,
         "command": json().dumps(list(c.command)),
+        "env": json().dumps([list(pair) for pair in c.env]),
         "state": c.state,
         "pid": c.pid,
         "pid_start": c.pid_start,

@@ -43,7 +43,11 @@ else:
     import _sqlite3 as sqlite3
 
 DB_NAME = "dockline.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What takes a store of version N (the key) to N + 1, in one transaction with the version bump.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE containers ADD COLUMN env TEXT NOT NULL DEFAULT '[]'",),
+}
 BUSY_TIMEOUT_S = 30
 # A process that leaves its connection to the exit truncates the write-ahead log past this size
 # (128 pages of 4 KiB: ~16 attaches' worth), so the next process reads at most that much of it.
@@ -64,7 +68,7 @@ _SCHEMA = (
         pid_start INTEGER, monitor_pid INTEGER, monitor_start INTEGER, hostname TEXT NOT NULL,
         rootfs TEXT, privileged INTEGER NOT NULL, auto_remove INTEGER NOT NULL,
         exit_code INTEGER, created REAL NOT NULL, started REAL, finished REAL,
-        requested_ip TEXT, requested_mac TEXT, sandbox_key TEXT)""",
+        requested_ip TEXT, requested_mac TEXT, sandbox_key TEXT, env TEXT NOT NULL)""",
     """CREATE TABLE endpoints (
         id TEXT PRIMARY KEY, network_id TEXT NOT NULL REFERENCES networks(id),
         container_id TEXT, netns_path TEXT NOT NULL, netns_dev INTEGER NOT NULL,
@@ -335,7 +339,8 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 def _adopt_database(conn: sqlite3.Connection, path: str, version: int) -> None:
-    """A database file we did not create (say, an empty one): give it our schema in place."""
+    """A database file we did not create (say, an empty one), or one of an older dockline:
+    give it our schema in place."""
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"state store {path} has schema version {version}; this dockline knows only "
@@ -351,13 +356,19 @@ def _adopt_database(conn: sqlite3.Connection, path: str, version: int) -> None:
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    """Create the tables in one transaction, unless a concurrent process already has."""
+    """Create the tables, or bring an older store's up to date, in one transaction, unless a
+    concurrent process already has."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
             for statement in _SCHEMA:
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version < SCHEMA_VERSION:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
