@@ -16,6 +16,7 @@ from ipaddress import IPv4Interface
 
 from dockline.model import Container, Endpoint, Network
 from dockline.records import TYPE_CHECKING
+from dockline.runtime.spec import DEFAULT_PATH
 from dockline.runtime.state import is_running, status_word
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def container_json(
         "Config": {
             "Hostname": container.hostname,
             "Cmd": list(container.command),
+            "Env": [f"PATH={DEFAULT_PATH}", *(f"{k}={v}" for k, v in container.env)],
             "MacAddress": container.requested_mac or "",
         },
         "NetworkSettings": network_settings(container, primary, endpoints, networks),
@@ -113,11 +115,11 @@ def network_json(
     network: Network, *, endpoints: list[Endpoint], containers: dict[str, Container]
 ) -> dict[str, Any]:
     """`docker network inspect NETWORK`."""
-    ipam_config: dict[str, str] = {"Subnet": str(network.subnet), "Gateway": str(network.gateway)}
+    ipam_config: dict[str, Any] = {"Subnet": str(network.subnet), "Gateway": str(network.gateway)}
     if network.ip_range is not None:
         ipam_config["IPRange"] = str(network.ip_range)
-    if network.default_gateway is not None:
-        ipam_config["AuxiliaryAddresses"] = str(network.default_gateway)
+    if network.default_gateway is not None:  # Docker's name for daemon.json's default-gateway
+        ipam_config["AuxiliaryAddresses"] = {"DefaultGatewayIPv4": str(network.default_gateway)}
     return {
         "Name": network.name,
         "Id": network.id,

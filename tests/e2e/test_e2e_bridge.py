@@ -88,6 +88,10 @@ def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
     assert dl("inspect", "-f", "{{if .State.Running}}up{{end}} {{.State.Pid | printf \"%d\"}}", "ca").stdout.startswith("up ")  # fmt: skip
     assert dl("network", "ls", "--format", "{{.Name}}: {{.Subnet}}").stdout == "bridge: 172.17.0.0/16\n"  # fmt: skip
     assert dl("network", "inspect", "-f", "{{len .Containers}}", "bridge").stdout == "1\n"
+    assert json.loads(dl("inspect", "-f", "json", "ca").stdout)[0]["Name"] == "/ca"  # as Docker
+    both = dl("network", "inspect", "--format", "json", "bridge", "ghost", check=False)
+    assert both.returncode == 1 and "no such network: ghost" in both.stderr
+    assert [n["Name"] for n in json.loads(both.stdout)] == ["bridge"]  # the found, then errors
     assert dl("inspect", "--type", "network", "-f", "{{.Name}}", "bridge").stdout == "bridge\n"
     wrong_type = dl("inspect", "--type", "container", "bridge", check=False)
     assert wrong_type.returncode == 1 and "no such container: bridge" in wrong_type.stderr

@@ -188,6 +188,7 @@ def test_exec_sees_the_container_s_environment(dl: Dockline) -> None:
     foo, hostname, path = out.split("|")
     assert foo == "bar baz" and hostname == dl.inspect("envc")["Id"][:12]
     assert path.startswith("/usr/local/sbin")
+    assert dl.inspect("envc")["Config"]["Env"] == [f"PATH={path}", "FOO=bar baz"]
 
 
 def test_stop_then_rm(dl: Dockline) -> None:

@@ -20,6 +20,7 @@ from engine_lab import Lab, open_lab
 
 from dockline.api import BridgeConfig
 from dockline.errors import ConfigError, Conflict, InvalidArgument, NotFound, PoolExhausted
+from dockline.inspect import network_object
 from nslab import TestNetns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
@@ -137,6 +138,10 @@ def test_default_gateway_routes_and_is_never_handed_out(make_lab: MakeLab, via: 
         lab.engine.connect(netns_path=lab.container_ns().path)
     with pytest.raises(InvalidArgument, match=r"198\.51\.100\.3"):
         lab.engine.connect(netns_path=lab.container_ns().path, ip=gateway)
+    network = lab.engine.network()
+    with lab.engine.store.transaction() as txn:
+        [ipam_config] = network_object(txn, network)["IPAM"]["Config"]
+    assert ipam_config["AuxiliaryAddresses"] == {"DefaultGatewayIPv4": "198.51.100.3"}  # Docker's
 
 
 @VIA

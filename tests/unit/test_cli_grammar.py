@@ -158,6 +158,19 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert word in out
 
 
+@pytest.mark.parametrize(
+    ("line", "shows"), [("", "network"), ("--root /tmp/x", "network"), ("network", "connect")]
+)
+def test_no_command_prints_the_help_and_exits_0(
+    line: str, shows: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As Docker's CLI: `dockline` alone, or a group's word alone, is a request for help."""
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line(split(line))
+    assert exited.value.code == 0
+    assert shows in capsys.readouterr().out
+
+
 def test_run_keeps_h_for_hostname_and_help_for_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert parse_command_line(["run", "-h", "box", "true"]).hostname == "box"
     with pytest.raises(SystemExit):

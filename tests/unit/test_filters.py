@@ -22,7 +22,8 @@ def test_values_of_one_key_are_alternatives_and_keys_must_all_match() -> None:
 
 def test_name_is_a_regular_expression_over_docker_s_slashed_name() -> None:
     assert name_matches("^/web", "web1") and name_matches("web", "a-web")
-    assert not name_matches("^web$", "web")  # Docker sees "/web"
+    assert name_matches("^web$", "web") and name_matches("^/web$", "web")  # with and without /
+    assert not name_matches("^web$", "web1") and not name_matches("^/eb", "web")
 
 
 @pytest.mark.parametrize(

@@ -489,15 +489,34 @@ def test_permissions(tmp_path: Path) -> None:
         store.close()
 
 
-def test_loose_permissions_tightened(tmp_path: Path) -> None:
+def test_an_existing_directory_is_never_changed(tmp_path: Path) -> None:
+    """A directory given as the root is used as it is (a mistyped `--root /tmp` must not change
+    /tmp); our own database file in it is made private."""
     root = tmp_path / "state"
     root.mkdir(mode=0o755)
     (root / "dockline.db").touch(mode=0o644)
     os.chmod(root, 0o755)
     os.chmod(root / "dockline.db", 0o644)
     SqliteStore(str(root)).close()
-    assert (root.stat().st_mode & 0o7777) == 0o700
+    assert (root.stat().st_mode & 0o7777) == 0o755
     assert ((root / "dockline.db").stat().st_mode & 0o7777) == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o775, 0o757])
+def test_a_directory_others_may_write_is_refused_unchanged(tmp_path: Path, mode: int) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    os.chmod(root, mode)
+    with pytest.raises(StoreError, match=f"state directory {root} is writable by others"):
+        SqliteStore(str(root))
+    assert (root.stat().st_mode & 0o7777) == mode
+    assert os.listdir(root) == []
+
+
+def test_a_root_under_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(StoreError, match=r"cannot use state directory .*/afile/sub: Not a dir"):
+        SqliteStore(str(tmp_path / "afile" / "sub"))
 
 
 def test_symlinked_state_dir_refused(tmp_path: Path) -> None:

@@ -27,9 +27,8 @@ from dockline.cli.grammar import (
 from dockline.cli.output import (
     human_age,
     local_time,
-    print_json,
     print_listing,
-    render_template,
+    print_objects,
     shorten,
 )
 from dockline.errors import DocklineError, ExitStatus, InvalidArgument, NotFound
@@ -176,18 +175,10 @@ def cmd_inspect(args: Args) -> int:
                 found.append(network_object(txn, net))
             else:
                 missing.append(name)
-    _print_objects(found, args.format)
+    print_objects(found, args.format)
     for name in missing:
         print(f"dockline: no such {args.type or 'object'}: {name}", file=sys.stderr)
     return 1 if missing else 0
-
-
-def _print_objects(objects: list[dict[str, Any]], template: str | None) -> None:
-    if template:
-        for obj in objects:
-            print(render_template(template, obj))
-    else:
-        print_json(objects)
 
 
 def cmd_exec(args: Args) -> int:

@@ -52,8 +52,10 @@ def matches(filters: dict[str, list[str]], tests: dict[str, Predicate]) -> bool:
 
 def name_matches(value: str, name: str) -> bool:
     """Docker's `name` filter of containers: a regular expression searched in the name, which
-    is `/` + name to Docker, so `^/web` and `web` both work."""
-    return _pattern(value, value).search("/" + name) is not None
+    is `/` + name to Docker, and in the name without it (as current Docker does), so
+    `^/web`, `^web$` and `web` all work."""
+    pattern = _pattern(value, value)
+    return pattern.search("/" + name) is not None or pattern.search(name) is not None
 
 
 def _pattern(item: str, value: str) -> re.Pattern[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dockline.cli.common import FORMAT, INSPECT_FORMAT, NO_TRUNC, QUIET, engine_from
 from dockline.cli.grammar import APPEND, SOME, Args, Command, Option, Positional, bad_value
-from dockline.errors import InvalidArgument, NotFound
+from dockline.errors import NotFound
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,6 +17,18 @@ def _pid(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise bad_value("pid", text, "a positive integer")
     return int(text)
+
+
+def _gc_format(text: str) -> str:
+    """Checked when the command line is read, so a bad value stops gc before it does anything."""
+    if text not in ("table", "json"):
+        raise bad_value("format", text, "'table' or 'json'")
+    return text
+
+
+GC_FORMAT = Option(
+    ("--format",), "format", "'table' (default) or 'json'", default="table", convert=_gc_format
+)
 
 
 def cmd_connect(args: Args) -> int:
@@ -99,25 +111,23 @@ def cmd_ls(args: Args) -> int:
 
 
 def cmd_inspect(args: Args) -> int:
-    from dockline.cli.output import print_json, render_template
+    """As Docker's: the networks found, then an error line for each one that is not (exit 1)."""
+    import sys
+
+    from dockline.cli.output import print_objects
     from dockline.inspect import network_object
 
     with engine_from(args) as engine:
         if "bridge" in args.names:
             engine.network()
         with engine.store.transaction() as txn:
-            objects = []
-            for name in args.names:
-                network = txn.get_network(name)
-                if network is None:
-                    raise NotFound("network", name)
-                objects.append(network_object(txn, network))
-    if args.format:
-        for obj in objects:
-            print(render_template(args.format, obj))
-    else:
-        print_json(objects)
-    return 0
+            found = [(name, txn.get_network(name)) for name in args.names]
+            objects = [network_object(txn, net) for _, net in found if net is not None]
+    print_objects(objects, args.format)
+    missing = [name for name, net in found if net is None]
+    for name in missing:
+        print(f"dockline: {NotFound('network', name)}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def cmd_gc(args: Args) -> int:
@@ -134,8 +144,6 @@ def cmd_gc(args: Args) -> int:
     }
     if args.format == "json":
         print_json_lines([summary])
-    elif args.format != "table":
-        raise InvalidArgument("format", args.format, "gc takes 'table' or 'json'")
     else:
         for key, items in summary.items():
             print(f"{key}: {len(items)}" + (f" ({', '.join(items)})" if items else ""))
@@ -194,6 +202,6 @@ COMMANDS = (
         positionals=(Positional("names", "NETWORK", SOME),),
     ),
     Command(
-        ("gc",), "remove what crashed containers and processes left", cmd_gc, options=(FORMAT,)
+        ("gc",), "remove what crashed containers and processes left", cmd_gc, options=(GC_FORMAT,)
     ),
 )

@@ -99,6 +99,16 @@ def print_json_lines(rows: Sequence[Any]) -> None:
         print(json.dumps(row))
 
 
+def print_objects(objects: Sequence[dict[str, Any]], template: str | None) -> None:
+    """`inspect`'s output: the objects as one JSON array (no format, or `json`, as the Docker
+    CLI reads it), or each through a Go template."""
+    if template and template != "json":
+        for obj in objects:
+            print(render_template(template, obj))
+    else:
+        print_json(list(objects))
+
+
 def render_template(template: str, value: Any) -> str:
     """`template` (Go's text/template language, as `--format` takes it: see cli/templates.py)
     applied to `value`; anything wrong with it is one InvalidArgument naming the template."""

@@ -13,7 +13,17 @@ import sys
 from collections.abc import Sequence
 
 from dockline import __version__
-from dockline.cli.grammar import APPEND, FLAG, GLOBAL_OPTIONS, REST, SOME, Args, Command, Option
+from dockline.cli.grammar import (
+    APPEND,
+    FLAG,
+    GLOBAL_OPTIONS,
+    REST,
+    SOME,
+    Args,
+    Command,
+    Option,
+    command_words,
+)
 from dockline.errors import ExitStatus
 from dockline.records import TYPE_CHECKING
 
@@ -46,7 +56,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: Sequence[str], commands: Sequence[Command]) -> Args:
-    """Parse with argparse (it exits on --help or a usage error)."""
+    """Parse with argparse (it exits on --help or a usage error). No command, or a group's word
+    alone (`dockline network`), prints that help and exits 0, as Docker's CLI does."""
+    start, words = command_words(argv)
+    nothing_after = len(argv) == start + len(words)
+    if nothing_after and (not words or (len(words) == 1 and words[0] in GROUP_HELP)):
+        argv = [*argv, "--help"]
     return build_parser(commands).parse_args(argv, namespace=Args())
 
 

@@ -54,8 +54,8 @@ def open_log(paths: Paths, container_id: str) -> int:
     from dockline.store.sqlite import ensure_private_dir
 
     path = log_path(paths, container_id)
-    ensure_private_dir(paths.run_root)  # 0700, and never through a symlink
-    ensure_private_dir(os.path.dirname(path))
+    ensure_private_dir(paths.run_root, "runtime directory")  # 0700, never through a symlink
+    ensure_private_dir(os.path.dirname(path), "runtime directory")
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
 

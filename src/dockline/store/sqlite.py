@@ -233,8 +233,10 @@ class Transaction:
                 exc.add_note(f"rollback step failed: {failure}")
 
 
-def ensure_private_dir(root: str) -> None:
-    """Make `root` (mode 0700) if missing; refuse a symlink, a non-directory or another owner."""
+def ensure_private_dir(root: str, what: str = "state directory") -> None:
+    """Make `root` (mode 0700) if missing. An existing one is used as it is, never changed (a
+    mistyped `--root /tmp` must not change /tmp), and refused if it is a symlink, not a
+    directory, not ours, or writable by others (they could swap our files)."""
     try:
         st = os.lstat(root)
     except FileNotFoundError:
@@ -243,15 +245,21 @@ def ensure_private_dir(root: str) -> None:
         except FileExistsError:
             pass  # another process made it first; it is checked below like any other
         except OSError as exc:
-            raise StoreError(f"cannot create state directory {root}: {exc.strerror}") from exc
+            raise StoreError(f"cannot create {what} {root}: {exc.strerror}") from exc
         st = os.lstat(root)
+    except OSError as exc:
+        raise StoreError(f"cannot use {what} {root}: {exc.strerror}") from exc
     if stat.S_ISLNK(st.st_mode):
-        raise StoreError(f"state directory {root} is a symlink; refusing to use it")
+        raise StoreError(f"{what} {root} is a symlink; refusing to use it")
     if not stat.S_ISDIR(st.st_mode):
-        raise StoreError(f"state directory {root} is not a directory")
-    _check_owner(root, st, "state directory")
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(root, 0o700)
+        raise StoreError(f"{what} {root} is not a directory")
+    _check_owner(root, st, what)
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.S_IMODE(st.st_mode)
+        raise StoreError(
+            f"{what} {root} is writable by others (mode {mode:04o}); give dockline a directory"
+            " of its own"
+        )
 
 
 def check_private_file(path: str) -> bool:
