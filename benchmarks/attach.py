@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, guard, in_netns, spawn
 from dockline.api import Engine, Paths
@@ -249,8 +249,8 @@ class IpBatchMethod(Method):
         one_queue = "numtxqueues 1 numrxqueues 1"  # as dockline asks: no shrinking wait
         outside = f"link add veth{i:07x} up master br0 {one_queue} type veth peer name eth0 "
         outside += f"netns {ns} address {mac} {one_queue}\n"
-        inside = (
-            "link set lo up\nlink set eth0 up\n"
+        inside = (  # no IPv6 link-local address, as dockline on an IPv4-only network
+            "link set lo up\nlink set eth0 addrgenmode none\nlink set eth0 up\n"
             f"addr add {ip}/16 dev eth0\nroute add default via {GATEWAY}\n"
         )
         seconds = self._run(self.host, ["ip", "-batch", "-"], "ip", stdin=outside.encode())
@@ -387,17 +387,17 @@ class Outcome:
     rss_mib: list[float] = field(default_factory=list)  # peak RSS of the attach process(es)
 
 
+T = TypeVar("T")
 BLOCK = 10  # containers per turn
 
 
 def measure(lab: Lab, methods: list[Method], count: int) -> list[Outcome]:
     """Attach `count` containers with every method, in turns of BLOCK, then detach them all.
 
-    The order of the turns rotates from block to block, so that every method follows every
-    other equally often: with a fixed order the API always came right after netavark's
-    processes (and the caches they leave cold), `ip -batch` always after the CLI's. Measured
-    over 5 runs each the difference was within the noise (API / `ip -batch` 0.24-0.32, mean
-    0.28, fixed; 0.26-0.29, mean 0.27, rotated), so this is for fairness, not a correction.
+    The order of the turns changes from block to block (`turn_order`, rows of a Williams
+    design), so that over a cycle every method comes right after every other equally often:
+    with a fixed order the API always came right after netavark's processes (and the caches
+    they leave cold), `ip -batch` always after the CLI's.
     """
     outcomes = [Outcome(m, skipped=m.available()) for m in methods]
     live = [o for o in outcomes if not o.skipped]
@@ -405,7 +405,7 @@ def measure(lab: Lab, methods: list[Method], count: int) -> list[Outcome]:
         guard(o, lambda o=o: o.method.prepare(lab, count))
     for phase in ("attach", "detach"):
         for block, start in enumerate(range(0, count, BLOCK)):
-            for o in rotated(live, block):
+            for o in turn_order(live, block):
                 for i in range(start, min(start + BLOCK, count)):
                     if o.skipped:
                         break
@@ -415,10 +415,17 @@ def measure(lab: Lab, methods: list[Method], count: int) -> list[Outcome]:
     return outcomes
 
 
-def rotated(items: list[Outcome], by: int) -> list[Outcome]:
-    """`items` started `by` places further along, wrapping round."""
-    k = by % len(items) if items else 0
-    return items[k:] + items[:k]
+def turn_order(items: list[T], block: int) -> list[T]:
+    """Row `block` of a Williams design for `items`: over n rows (2n for an odd n) each item
+    comes right after each other item equally often. (Rotating one order, as before, kept every
+    item's predecessor the same in most blocks.)"""
+    n = len(items)
+    if n < 2:
+        return list(items)
+    first = [0] + [(k + 1) // 2 if k % 2 else n - k // 2 for k in range(1, n)]  # 0 1 n-1 2 ...
+    row = block % (n if n % 2 == 0 else 2 * n)
+    order = [items[(i + row) % n] for i in first]
+    return order[::-1] if row >= n else order
 
 
 TIME = "/usr/bin/time"  # GNU time: the peak RSS of exactly the process it runs

@@ -43,6 +43,13 @@ def busybox_tar(lab: Lab) -> Path:
     return tar_path
 
 
+def unpacked(tar_path: Path, into: Path) -> Path:
+    """The image's files as a directory, for `dockline run --rootfs`."""
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(into)  # our own tar (busybox_tar): nothing to filter
+    return into
+
+
 def ulimit_flags() -> list[str]:
     """Modest fixed limits (they do not change what `true` costs), below every hard limit here."""
     return ["--ulimit=nofile=1024:1024", "--ulimit=nproc=4096:4096"]
@@ -101,6 +108,7 @@ class Runtime:
     host: Host
     env: dict[str, str]
     base: list[str]
+    rootfs: str
 
 
 class DocklineRuntime(Runtime):
@@ -110,14 +118,16 @@ class DocklineRuntime(Runtime):
         self.host = lab.host("drun")
         self.env = dockline_env(lab)
         self.base = [str(BIN / "dockline")]
+        self.rootfs = str(unpacked(busybox_tar(lab), lab.dir("dockline-rootfs")))
         lab.defer("remove dockline containers", self._remove_all)
         self.run_once()  # warm-up: makes the network
 
     def run_argv(self) -> list[str]:
-        return [*self.base, "run", "--rm", "--", "true"]
+        """The engines' image, as a root of its own (`--rootfs`: its mounts and pivot_root)."""
+        return [*self.base, "run", "--rm", "--rootfs", self.rootfs, "--", "true"]
 
     def start_detached(self, name: str) -> int:
-        self.cli("run", "-d", "--name", name, "--", "sleep", "3600")
+        self.cli("run", "-d", "--name", name, "--rootfs", self.rootfs, "--", "sleep", "3600")
         pid = int(self.cli("inspect", "-f", "{{.State.Pid}}", name).strip())
         return parent_of(pid)
 

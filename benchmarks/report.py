@@ -102,6 +102,12 @@ TARGETS = [
         "connect-cli-ms", "network connect (CLI) p50 <= 40 ms", lambda r: p50(r, "attach.cli"), 40
     ),
     Target(
+        "connect-cli-vs-cni",
+        "network connect (CLI) within 2x of the CNI bridge plugin",
+        lambda r: ratio(r, "attach.cli", "attach.cni"),
+        2.0,
+    ),
+    Target(
         "bulk-1000-s",
         "1,000 containers attached through the API in < 3 s",
         lambda r: p50(r, "bulk.attach_total.1000"),
@@ -125,14 +131,14 @@ TARGETS = [
 
 
 def _bulk_comparisons(rows: dict[str, Row]) -> list[Comparison]:
-    """For every bulk N that ran: dockline's total against ip's, batched detach against one
-    `ip link del`."""
+    """For every bulk N that ran: dockline's totals against ip's doing the same, attach one by
+    one and detach as one group delete."""
     sizes = sorted(int(k.rsplit(".", 1)[1]) for k in rows if k.startswith("bulk.attach_total."))
     out = []
     for n in sizes:
         out += [
             Comparison(f"bulk.attach_total.{n}", f"bulk.ip_attach_total.{n}"),
-            Comparison(f"bulk.detach_per.{n}", "detach.ip"),
+            Comparison(f"bulk.detach_per.{n}", f"bulk.ip_detach_per.{n}"),
         ]
     return out
 
@@ -154,6 +160,8 @@ def anchor_name(key: str) -> str:
     """A short name for an anchor row, for the table and the chart."""
     if key.startswith("bulk.ip_attach_total."):
         return "ip -batch"
+    if key.startswith("bulk.ip_detach_per."):
+        return "ip group del"
     return ANCHOR_NAMES.get(key.split(".", 1)[1], key)
 
 
