@@ -77,6 +77,8 @@ def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
         r"\d{4}-.* \+\d{4} \w+", row["CreatedAt"]
     )
     # a template written for `docker ps` finds every field, empty where dockline has no value
+    empty, default = dl("ps", "--format", "").stdout, dl("ps").stdout  # as Docker: the table
+    assert empty.splitlines()[0] == default.splitlines()[0] and len(empty.splitlines()) == 2
     habit = dl("ps", "--format", "table {{.Names}}\\t{{.Image}}\\t{{.Ports}}\\t{{.State}}").stdout
     assert habit.splitlines() == ["NAMES     IMAGE     PORTS     STATE", "ca                            running"]  # fmt: skip
     [net] = [

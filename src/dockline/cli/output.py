@@ -46,15 +46,15 @@ def print_listing(
     quiet: bool = False,
 ) -> None:
     """A list command's output, as Docker's: with `quiet` the IDs alone; else by `--format`:
-    `table` (the `default` columns), `json` (an object per line), `table TEMPLATE` (a header
-    row, then a row each, aligned at tabs) or a TEMPLATE alone (a line each). `headers` names
-    every field's column."""
+    `table` or nothing (the `default` columns), `json` (an object per line), `table TEMPLATE`
+    (a header row, then a row each, aligned at tabs) or a TEMPLATE alone (a line each).
+    `headers` names every field's column."""
     if quiet:
         for row in rows:
             print(row["ID"])
     elif fmt == "json":
         print_json_lines(rows)
-    elif fmt == "table":
+    elif fmt.strip() in ("", "table"):
         print_table(
             [headers[key] for key in default], [[row[key] for key in default] for row in rows]
         )
