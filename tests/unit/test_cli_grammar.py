@@ -141,19 +141,23 @@ def test_the_rest_is_left_to_argparse(line: str) -> None:
 def test_argparse_reports_usage_errors_with_exit_125(
     line: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exited:
-        parse_command_line(split(line))
-    assert exited.value.code == 125
-    err = capsys.readouterr().err
+    code, _, err = exit_of(split(line), capsys)
+    assert code == 125
     assert message in err
     assert err.startswith("usage: dockline")
 
 
-def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+def exit_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:
+    """A command line on which argparse exits: its exit code, stdout and stderr."""
     with pytest.raises(SystemExit) as exited:
-        parse_command_line(["--help"])
-    assert exited.value.code == 0
-    out = capsys.readouterr().out
+        parse_command_line(argv)
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = exit_of(["--help"], capsys)
+    assert code == 0
     for word in MODULES:
         assert word in out
 
@@ -165,10 +169,8 @@ def test_no_command_prints_the_help_and_exits_0(
     line: str, shows: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """As Docker's CLI: `dockline` alone, or a group's word alone, is a request for help."""
-    with pytest.raises(SystemExit) as exited:
-        parse_command_line(split(line))
-    assert exited.value.code == 0
-    assert shows in capsys.readouterr().out
+    code, out, _ = exit_of(split(line), capsys)
+    assert code == 0 and shows in out
 
 
 def test_run_keeps_h_for_hostname_and_help_for_help(capsys: pytest.CaptureFixture[str]) -> None:
