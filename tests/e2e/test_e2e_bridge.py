@@ -22,6 +22,7 @@ def test_default_bridge_is_made_on_first_use(dl: Dockline) -> None:
     out = dl("network", "ls").stdout
     assert "bridge" in out and "dockline0" in out and "172.17.0.0/16" in out
     assert dl("network", "ls", "-q").stdout == dl.network()["Id"][:12] + "\n"
+    assert dl.network()["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]
     [bridge] = [link for link in dl.host_links() if link["ifname"] == "dockline0"]
     assert "UP" in bridge["flags"]
     addrs = dl.ns.ip_json("-4", "addr", "show", "dockline0")[0]["addr_info"]
@@ -90,7 +91,8 @@ def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
     assert dl("inspect", "-f", "{{if .State.Running}}up{{end}} {{.State.Pid | printf \"%d\"}}", "ca").stdout.startswith("up ")  # fmt: skip
     assert dl("network", "ls", "--format", "{{.Name}}: {{.Subnet}}").stdout == "bridge: 172.17.0.0/16\n"  # fmt: skip
     assert dl("network", "inspect", "-f", "{{len .Containers}}", "bridge").stdout == "1\n"
-    assert json.loads(dl("inspect", "-f", "json", "ca").stdout)[0]["Name"] == "/ca"  # as Docker
+    compact = dl("inspect", "-f", "json", "ca").stdout  # as Docker's: JSON, on one line
+    assert json.loads(compact)[0]["Name"] == "/ca" and compact.count("\n") == 1
     both = dl("network", "inspect", "--format", "json", "bridge", "ghost", check=False)
     assert both.returncode == 1 and "no such network: ghost" in both.stderr
     assert [n["Name"] for n in json.loads(both.stdout)] == ["bridge"]  # the found, then errors
@@ -102,6 +104,8 @@ def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
     assert dl("ps", "-a", "--format", names).stdout.split() == ["done", "ca"]  # newest first
     assert dl("ps", "--format", names, "-f", "status=exited").stdout == "done\n"
     assert dl("ps", "--format", names, "-f", "name=^/c", "-f", "network=bridge").stdout == "ca\n"
+    for whole_name in ("^ca$", "^/ca$"):  # Docker matches the name with and without its /
+        assert dl("ps", "--format", names, "-f", f"name={whole_name}").stdout == "ca\n"
     assert dl("ps", "-a", "--format", names, "-f", "name=a$", "-f", "name=e$").stdout.split() == ["done", "ca"]  # fmt: skip
     assert dl("ps", "--format", names, "-l").stdout == "done\n"
     assert dl("ps", "-q", "-f", f"id={full_id[20:30]}").stdout == full_id[:12] + "\n"
@@ -112,6 +116,18 @@ def test_listings_and_templates_as_docker_users_type_them(dl: Dockline) -> None:
     bad = dl("ps", "--format", "{{.Bogus}}", check=False)
     assert bad.returncode != 0 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == ["dockline: invalid format '{{.Bogus}}': no field 'Bogus'"]  # fmt: skip
+
+
+def test_default_gateway_is_docker_s_auxiliary_address(dl: Dockline) -> None:
+    """`network inspect` shows daemon.json's default-gateway as Docker does: a map in
+    IPAM.Config[0].AuxiliaryAddresses (a key left out when there is none)."""
+    dl.config(bip="10.99.0.1/24", **{"default-gateway": "10.99.0.254"})
+    [config] = dl.network()["IPAM"]["Config"]
+    assert config == {
+        "Subnet": "10.99.0.0/24",
+        "Gateway": "10.99.0.1",
+        "AuxiliaryAddresses": {"DefaultGatewayIPv4": "10.99.0.254"},
+    }
 
 
 def test_network_is_ready_before_the_command_starts(dl: Dockline) -> None:

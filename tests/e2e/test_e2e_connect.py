@@ -156,16 +156,6 @@ def test_process_exit_takes_its_network_and_gc_clears_the_rest(dl: Dockline, lon
     assert '"Endpoints": []' in dl("gc", "--format", "json").stdout  # twice is a no-op
 
 
-def test_gc_with_a_bad_format_does_nothing(dl: Dockline, lone: Lone) -> None:
-    dl("network", "connect", "bridge", "--pid", str(lone.pid))
-    lone.stop()
-    wait_until(lambda: dl.veths() == [], what="the veth to go with the namespace")
-    proc = dl("gc", "--format", "bogus", check=False)
-    assert proc.returncode == 125 and "bogus" in proc.stderr
-    assert len(dl.network()["Containers"]) == 1  # the dead endpoint is still recorded
-    assert "table" in dl("gc", "--help").stdout and "template" not in dl("gc", "--help").stdout
-
-
 def test_gc_clears_what_a_crash_in_the_first_connect_left(dl: Dockline, lone: Lone) -> None:
     """A kill -9 before the first connect's commit leaves the kernel's side (bridge, veth,
     firewall table) and an empty store: what a second state root sees of another's connect."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 from e2e_helpers import Dockline
+
+from nslab import wait_until
 
 
 def snapshot(dl: Dockline) -> tuple[object, ...]:
@@ -137,6 +141,60 @@ def test_usage_errors_exit_125(dl: Dockline) -> None:
     assert dl("ps", "--bogus", check=False).returncode == 125
     assert dl("run", check=False).returncode == 125
     assert dl("network", "connect", "bridge", "--pid", "abc", check=False).returncode == 125
+    assert dl("--bogus", check=False).returncode == 125  # not a request for help
+    assert dl("network", "--bogus", check=False).returncode == 125
+
+
+@pytest.mark.parametrize(("args", "shows"), [((), "network"), (("network",), "connect")])
+def test_no_command_prints_the_help_and_exits_0(
+    dl: Dockline, args: tuple[str, ...], shows: str
+) -> None:
+    """As Docker's CLI: `dockline`, or `dockline network`, alone asks for that help."""
+    proc = dl(*args)
+    assert proc.stdout.startswith("usage: dockline") and shows in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_gc_takes_table_or_json_and_says_so(dl: Dockline, lone_pid: int) -> None:
+    dl("network", "connect", "bridge", "--pid", str(lone_pid))
+    os.kill(lone_pid, signal.SIGKILL)  # gc now has an endpoint to remove
+    wait_until(lambda: dl.veths() == [], what="the veth to go with the namespace")
+    proc = dl("gc", "--format", "{{.Endpoints}}", check=False)
+    assert proc.returncode == 125 and "{{.Endpoints}}" in proc.stderr
+    assert len(dl.network()["Containers"]) == 1  # still recorded: the format was checked first
+    gc_help = dl("gc", "--help").stdout
+    assert "'table' (default) or 'json'" in gc_help and "template" not in gc_help
+    assert "'table TEMPLATE'" in dl("ps", "--help").stdout  # the others' --format is unchanged
+
+
+def test_inspect_prints_what_it_found_then_an_error_per_missing_one(dl: Dockline) -> None:
+    """As Docker's: the JSON array of what was found (`[]` for nothing), then one line on
+    stderr for each name not found, exit 1; containers and networks alike."""
+    for command in (("inspect",), ("network", "inspect")):
+        proc = dl(*command, "ghost", check=False)
+        assert proc.stdout == "[]\n"
+        assert_one_line_error(proc, 1, "ghost")
+    proc = dl("network", "inspect", "bridge", "ghost", check=False)
+    assert [n["Name"] for n in json.loads(proc.stdout)] == ["bridge"]
+    assert_one_line_error(proc, 1, "no such network: ghost")
+
+
+def test_a_state_directory_others_may_write_is_refused_unchanged(dl: Dockline) -> None:
+    """`--root` naming a shared directory (or a mistyped `--root /tmp`) is refused, its mode
+    left as it was, even by `ps`, which only reads."""
+    shared = dl.state / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    proc = dl("--root", str(shared), "ps", check=False)
+    assert_one_line_error(proc, 125, str(shared), "writable by others", "1777")
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777
+    assert os.listdir(shared) == []
+
+
+def test_a_state_directory_under_a_file_is_a_one_line_error(dl: Dockline) -> None:
+    (dl.state / "afile").write_text("")
+    proc = dl("--root", str(dl.state / "afile" / "sub"), "ps", check=False)
+    assert_one_line_error(proc, 125, str(dl.state / "afile" / "sub"), "Not a directory")
 
 
 def test_connect_refuses_the_hosts_own_namespace(busy: Dockline) -> None:

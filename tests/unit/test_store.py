@@ -502,21 +502,40 @@ def test_an_existing_directory_is_never_changed(tmp_path: Path) -> None:
     assert ((root / "dockline.db").stat().st_mode & 0o7777) == 0o600
 
 
-@pytest.mark.parametrize("mode", [0o1777, 0o775, 0o757])
+def test_a_directory_made_earlier_is_taken_again_unchanged(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    SqliteStore(str(root)).close()
+    SqliteStore(str(root)).close()
+    assert (root.stat().st_mode & 0o7777) == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o775, 0o757, 0o720])
 def test_a_directory_others_may_write_is_refused_unchanged(tmp_path: Path, mode: int) -> None:
     root = tmp_path / "shared"
     root.mkdir()
     os.chmod(root, mode)
-    with pytest.raises(StoreError, match=f"state directory {root} is writable by others"):
+    with pytest.raises(StoreError, match=f"state directory {root} is writable by others") as err:
         SqliteStore(str(root))
+    assert err.value.exit_status == 125  # dockline's own failure, as Docker's
     assert (root.stat().st_mode & 0o7777) == mode
     assert os.listdir(root) == []
 
 
-def test_a_root_under_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("below", "why"),
+    [("afile/sub", "Not a directory"), ("loop/sub", "Too many levels"), ("x" * 300, "File name")],
+)
+def test_a_root_that_cannot_be_looked_at_is_a_one_line_error(
+    tmp_path: Path, below: str, why: str
+) -> None:
+    """Every error of the look (not only "missing") is a StoreError naming the path, exit 125."""
     (tmp_path / "afile").write_text("")
-    with pytest.raises(StoreError, match=r"cannot use state directory .*/afile/sub: Not a dir"):
-        SqliteStore(str(tmp_path / "afile" / "sub"))
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    root = str(tmp_path / below)
+    with pytest.raises(StoreError, match=f"cannot use state directory .*: {why}") as err:
+        SqliteStore(root)
+    assert root in str(err.value) and "\n" not in str(err.value)
+    assert err.value.exit_status == 125
 
 
 def test_symlinked_state_dir_refused(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ FORMAT = Option(
 INSPECT_FORMAT = Option(
     ("-f", "--format"),
     "format",
-    "a Go template, as Docker's: '{{.Field.Path}}', '{{json .Field}}', ...",
+    "'json' (JSON, as without it), or a Go template as Docker's: '{{.Field.Path}}', "
+    "'{{json .Field}}', ...",
 )
 
 

@@ -100,9 +100,13 @@ def print_json_lines(rows: Sequence[Any]) -> None:
 
 
 def print_objects(objects: Sequence[dict[str, Any]], template: str | None) -> None:
-    """`inspect`'s output: the objects as one JSON array (no format, or `json`, as the Docker
-    CLI reads it), or each through a Go template."""
-    if template and template != "json":
+    """`inspect`'s output, as the Docker CLI's: the objects as one JSON array, indented (no
+    format) or compact on one line (`json`), or each through a Go template."""
+    if template == "json":
+        import json
+
+        print(json.dumps(list(objects), separators=(",", ":")))
+    elif template:
         for obj in objects:
             print(render_template(template, obj))
     else:

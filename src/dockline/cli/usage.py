@@ -22,7 +22,6 @@ from dockline.cli.grammar import (
     Args,
     Command,
     Option,
-    command_words,
 )
 from dockline.errors import ExitStatus
 from dockline.records import TYPE_CHECKING
@@ -56,13 +55,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: Sequence[str], commands: Sequence[Command]) -> Args:
-    """Parse with argparse (it exits on --help or a usage error). No command, or a group's word
-    alone (`dockline network`), prints that help and exits 0, as Docker's CLI does."""
-    start, words = command_words(argv)
-    nothing_after = len(argv) == start + len(words)
-    if nothing_after and (not words or (len(words) == 1 and words[0] in GROUP_HELP)):
-        argv = [*argv, "--help"]
-    return build_parser(commands).parse_args(argv, namespace=Args())
+    """Parse with argparse (it exits on --help or a usage error). A line that is valid but
+    names no command (`dockline`, `dockline --root X`, `dockline network`) prints that help
+    and exits 0, as Docker's CLI does; one with a bad flag is still a usage error (125)."""
+    parser = build_parser(commands)
+    args = parser.parse_args(argv, namespace=Args())
+    if getattr(args, "handler", None) is None:
+        parser.parse_args([*argv, "--help"])  # the help of the group named, or of dockline
+    return args
 
 
 def build_parser(commands: Sequence[Command]) -> Parser:
@@ -74,7 +74,7 @@ def build_parser(commands: Sequence[Command]) -> Parser:
         "-v", "--version", action="version", version=f"dockline version {__version__}"
     )
     top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    top.required = True
+    top.required = False  # no command is a request for help (parse_args), not an error
     groups: dict[str, Any] = {}
     for command in commands:
         first, *more = command.words
@@ -86,7 +86,7 @@ def build_parser(commands: Sequence[Command]) -> Parser:
             groups[first] = group.add_subparsers(
                 dest=f"{first}_command", metavar="COMMAND", parser_class=Parser
             )
-            groups[first].required = True
+            groups[first].required = False
         _add_command(groups[first], more[-1], command)
     return parser
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import cache
 from ipaddress import ip_address
 
-from dockline.errors import Conflict, NotFound, StoreError
+from dockline.errors import Conflict, ExitStatus, NotFound, StoreError
 from dockline.model import Container, Endpoint, IPAddress, NetnsRef, Network
 from dockline.records import TYPE_CHECKING
 from dockline.store.rows import (
@@ -237,29 +237,53 @@ def ensure_private_dir(root: str, what: str = "state directory") -> None:
     """Make `root` (mode 0700) if missing. An existing one is used as it is, never changed (a
     mistyped `--root /tmp` must not change /tmp), and refused if it is a symlink, not a
     directory, not ours, or writable by others (they could swap our files)."""
+    st = _lstat_making(root, what)
+    problem = _unsafe_dir_problem(st)
+    if problem:
+        raise _unusable_dir(f"{what} {root} {problem}")
+
+
+def _lstat_making(root: str, what: str) -> os.stat_result:
+    """`root`'s own status (a symlink not followed), made with mode 0700 first if missing."""
     try:
-        st = os.lstat(root)
-    except FileNotFoundError:
         try:
-            os.makedirs(root, mode=0o700)
-        except FileExistsError:
-            pass  # another process made it first; it is checked below like any other
-        except OSError as exc:
-            raise StoreError(f"cannot create {what} {root}: {exc.strerror}") from exc
-        st = os.lstat(root)
+            return os.lstat(root)
+        except FileNotFoundError:
+            _make_private_dir(root, what)
+            return os.lstat(root)
+    except OSError as exc:  # a file on the way (ENOTDIR), a name too long, a symlink loop...
+        raise _unusable_dir(f"cannot use {what} {root}: {exc.strerror}") from exc
+
+
+def _make_private_dir(root: str, what: str) -> None:
+    try:
+        os.makedirs(root, mode=0o700)
+    except FileExistsError:
+        pass  # another process made it first; it is checked like any other
     except OSError as exc:
-        raise StoreError(f"cannot use {what} {root}: {exc.strerror}") from exc
+        raise _unusable_dir(f"cannot create {what} {root}: {exc.strerror}") from exc
+
+
+def _unsafe_dir_problem(st: os.stat_result) -> str:
+    """What makes a directory unfit to hold our state ("" if nothing), said after its name."""
     if stat.S_ISLNK(st.st_mode):
-        raise StoreError(f"{what} {root} is a symlink; refusing to use it")
+        return "is a symlink; refusing to use it"
     if not stat.S_ISDIR(st.st_mode):
-        raise StoreError(f"{what} {root} is not a directory")
-    _check_owner(root, st, what)
+        return "is not a directory"
+    if st.st_uid != os.geteuid():
+        return _not_ours(st)
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         mode = stat.S_IMODE(st.st_mode)
-        raise StoreError(
-            f"{what} {root} is writable by others (mode {mode:04o}); give dockline a directory"
-            " of its own"
-        )
+        return f"is writable by others (mode {mode:04o}); give dockline a directory of its own"
+    return ""
+
+
+def _unusable_dir(message: str) -> StoreError:
+    """The error for a state or runtime directory dockline cannot use: dockline's own failure,
+    so Docker's 125, whichever command met it (it has done nothing yet)."""
+    err = StoreError(message)
+    err.exit_status = ExitStatus.DOCKLINE
+    return err
 
 
 def check_private_file(path: str) -> bool:
@@ -318,9 +342,11 @@ def _unlink_missing_ok(path: str) -> None:
 
 def _check_owner(path: str, st: os.stat_result, what: str) -> None:
     if st.st_uid != os.geteuid():
-        raise StoreError(
-            f"{what} {path} is owned by uid {st.st_uid}, not {os.geteuid()}; refusing to use it"
-        )
+        raise StoreError(f"{what} {path} {_not_ours(st)}")
+
+
+def _not_ours(st: os.stat_result) -> str:
+    return f"is owned by uid {st.st_uid}, not {os.geteuid()}; refusing to use it"
 
 
 def _connect(path: str) -> sqlite3.Connection:
