@@ -365,7 +365,7 @@ class Engine:
             self._remove_unrecorded_default_bridge(networks, links, report)
             # Under the lock: a first network made meanwhile by another process keeps its table.
             if networks:
-                apply_firewall(self.host, networks)
+                apply_firewall(self.host, networks, txn)
             else:  # a crash while the first network was made: its table outlived the rollback
                 restore_firewall(self.host, [])
         _remove_dangling_pid_links(self.paths.netns_dir, report)

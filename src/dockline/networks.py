@@ -51,20 +51,34 @@ def get_network(txn: Txn, host: Host, name: str, undo: Rollback) -> tuple[Networ
     before = txn.list_networks()
     network = plan_default_network(host.nl, host.load_config(), taken=[n.subnet for n in before])
     txn.put_network(network)
-    apply_firewall(host, [*before, network], undo)
-    undo.push(restore_firewall, host, before)
+    ours_before = forwarding_ours(txn)
+    apply_firewall(host, [*before, network], txn, undo)
+    undo.push(restore_firewall, host, before, ours_before)
     return network, True
 
 
-def restore_firewall(host: Host, networks: list[Network]) -> None:
-    """Undo of a new network's rules: the previous ruleset, or no table at all if there was none."""
-    if networks:
-        apply_firewall(host, networks)
-        return
+FORWARDING = "forwarding"  # the setting that says dockline turned IPv4 forwarding on
+OURS = "dockline"
+
+
+def forwarding_ours(txn: Txn) -> bool:
+    """Whether dockline turned forwarding on on this host (so its ruleset drops the forwarded
+    traffic that is none of its networks', as Docker's FORWARD policy DROP)."""
+    return txn.get_setting(FORWARDING) == OURS
+
+
+def restore_firewall(host: Host, networks: list[Network], ours: bool = False) -> None:
+    """Undo of a new network's rules: the previous ruleset, or no table at all if there was none.
+
+    It runs after the transaction's block has ended (it cannot read it): `ours` is
+    `forwarding_ours` as it was before."""
     from dockline import firewall
 
     with netns.entered(host.netns_fd):
-        firewall.delete_ruleset()
+        if networks:
+            firewall.apply_ruleset(firewall.render_ruleset(networks, forwarding_ours=ours))
+        else:
+            firewall.delete_ruleset()
 
 
 def ready_network(host: Host, network: Network, txn: Txn, undo: Rollback, *, new: bool) -> int:
@@ -74,20 +88,28 @@ def ready_network(host: Host, network: Network, txn: Txn, undo: Rollback, *, new
     if created:
         undo.push(delete_link, host.nl, network.bridge, missing_ok=True)
         if not new:
-            apply_firewall(host, txn.list_networks(), undo)
+            apply_firewall(host, txn.list_networks(), txn, undo)
     return index
 
 
-def apply_firewall(host: Host, networks: list[Network], undo: Rollback | None = None) -> None:
+def apply_firewall(
+    host: Host, networks: list[Network], txn: Txn, undo: Rollback | None = None
+) -> None:
     """Forwarding on, and our whole ruleset rendered from the networks and applied at once,
-    in the host's namespace whichever namespace the calling thread is in. With `undo`,
-    forwarding that was off is turned off again by it (the ruleset's undo is the caller's)."""
+    in the host's namespace whichever namespace the calling thread is in.
+
+    Forwarding that was off is recorded as ours in `txn` (then the ruleset drops what is none
+    of our networks'), and with `undo` turned off again by it (the ruleset's undo is the
+    caller's)."""
     from dockline import firewall  # only when networks change: it costs a process (nft)
 
     with netns.entered(host.netns_fd):
-        if firewall.enable_forwarding() and undo is not None:
-            undo.push(disable_forwarding, host)
-        firewall.apply_ruleset(firewall.render_ruleset(networks))
+        if firewall.enable_forwarding():
+            txn.set_setting(FORWARDING, OURS)
+            if undo is not None:
+                undo.push(disable_forwarding, host)
+        ruleset = firewall.render_ruleset(networks, forwarding_ours=forwarding_ours(txn))
+        firewall.apply_ruleset(ruleset)
 
 
 def disable_forwarding(host: Host) -> None:

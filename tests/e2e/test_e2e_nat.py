@@ -49,3 +49,45 @@ def test_without_our_rules_the_internet_is_unreachable(
     assert proc.returncode != 0
     dl("gc")  # gc puts our ruleset back
     assert dl("run", "--rm", "--", "ping", "-c", "1", "-W", "2", "203.0.113.2").returncode == 0
+
+
+def attach_outside(dl: Dockline, outside: TestNetns, n: int) -> str:
+    """A network of the host's own, 198.51.100.16N/28 (the host .16N+1), with `outside` on it
+    (.16N+2, its default route via the host); `outside`'s address."""
+    host_ip, outside_ip = f"198.51.100.{16 * n + 1}", f"198.51.100.{16 * n + 2}"
+    dl.ns.run("ip", "link", "add", f"up{n}", "type", "veth", "peer", "name", f"lan{n}", "netns", outside.name)  # fmt: skip
+    dl.ns.run("ip", "addr", "add", f"{host_ip}/28", "dev", f"up{n}")
+    dl.ns.run("ip", "link", "set", f"up{n}", "up")
+    outside.run("ip", "addr", "add", f"{outside_ip}/28", "dev", f"lan{n}")
+    outside.run("ip", "link", "set", f"lan{n}", "up")
+    outside.run("ip", "route", "add", "default", "via", host_ip)
+    return outside_ip
+
+
+def test_forwarding_dockline_turned_on_routes_only_its_networks(
+    dl: Dockline, netns_factory: Callable[[], TestNetns]
+) -> None:
+    """As Docker's FORWARD policy DROP: once dockline has turned forwarding on, the host does not
+    start routing between its other networks (two of its own here); when forwarding was on
+    before dockline came, dockline leaves that routing alone."""
+    first, second = netns_factory(), netns_factory()
+    attach_outside(dl, first, 1)
+    second_address = attach_outside(dl, second, 2)
+    ping = ("ping", "-c", "1", "-W", "1", second_address)
+    assert dl.ns.run("sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "0"
+    assert first.run(*ping, check=False).returncode != 0  # the host does not route yet
+    dl("network", "ls")  # the default network: forwarding on, by dockline
+    assert dl.ns.run("sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+    assert first.run(*ping, check=False).returncode != 0  # and still not between those two
+    assert dl("run", "--rm", "--", "ping", "-c", "1", "-W", "2", second_address).returncode == 0
+
+
+def test_forwarding_that_was_on_before_is_left_to_the_host(
+    dl: Dockline, netns_factory: Callable[[], TestNetns]
+) -> None:
+    first, second = netns_factory(), netns_factory()
+    attach_outside(dl, first, 1)
+    second_address = attach_outside(dl, second, 2)
+    dl.ns.run("sysctl", "-w", "net.ipv4.ip_forward=1")
+    dl("network", "ls")
+    assert first.run("ping", "-c", "1", "-W", "2", second_address).returncode == 0

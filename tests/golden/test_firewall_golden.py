@@ -43,11 +43,13 @@ def make_network(name: str, bridge: str, subnet: str, net_id: str = "") -> Netwo
 DEFAULT = make_network("bridge", "dockline0", "172.17.0.0/16")
 SECOND = make_network("backend", "br-5e1f2a3b4c6d", "172.18.0.0/16", "5e1f2a3b4c6d" + "0" * 52)
 
-CASES: dict[str, list[Network]] = {
-    "ruleset_0_networks.nft": [],
-    "ruleset_1_network.nft": [DEFAULT],
+CASES: dict[str, tuple[list[Network], bool]] = {  # networks, forwarding_ours
+    "ruleset_0_networks.nft": ([], False),
+    "ruleset_1_network.nft": ([DEFAULT], False),
     # given out of order on purpose: the output must be sorted
-    "ruleset_2_networks.nft": [SECOND, DEFAULT],
+    "ruleset_2_networks.nft": ([SECOND, DEFAULT], False),
+    # dockline turned forwarding on: the rest of the forwarded traffic is dropped
+    "ruleset_1_network_forwarding_ours.nft": ([DEFAULT], True),
 }
 
 
@@ -62,7 +64,8 @@ def check_golden(filename: str, rendered: str) -> None:
 
 @pytest.mark.parametrize("filename", sorted(CASES))
 def test_ruleset_matches_golden(filename: str) -> None:
-    check_golden(filename, render_ruleset(CASES[filename]))
+    networks, forwarding_ours = CASES[filename]
+    check_golden(filename, render_ruleset(networks, forwarding_ours=forwarding_ours))
 
 
 def test_delete_matches_golden() -> None:

@@ -596,14 +596,15 @@ def test_newer_schema_refused(root: str) -> None:
 
 
 def test_a_store_of_an_older_dockline_is_brought_up_to_date(root: str) -> None:
-    """Version 1 had no `env` column: opening it adds the column (in place, data kept), and its
-    containers read with no `-e` values."""
+    """Version 1 had no `env` column and no `settings` table: opening it adds both (in place,
+    data kept), and its containers read with no `-e` values."""
     from dockline.store import sqlite as schema
 
     os.makedirs(root, mode=0o700)
     conn = sqlite3.connect(os.path.join(root, "dockline.db"))
     for statement in schema._SCHEMA:
-        conn.execute(statement.replace(", env TEXT NOT NULL)", ")"))
+        if statement != schema._SETTINGS:
+            conn.execute(statement.replace(", env TEXT NOT NULL)", ")"))
     conn.execute(
         "INSERT INTO containers (id, name, net_mode, net_target, command, state, hostname,"
         " privileged, auto_remove, created) VALUES ('c1', 'old', 'none', '', '[\"true\"]',"
@@ -618,8 +619,11 @@ def test_a_store_of_an_older_dockline_is_brought_up_to_date(root: str) -> None:
         old = txn.get_container("old")
         assert old is not None and old.env == () and old.command == ("true",)
         txn.put_container(old._replace(env=(("A", "1"),)))
+        assert txn.get_setting("forwarding") is None
+        txn.set_setting("forwarding", "dockline")
     store.close()
-    assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(2,)]
+    assert raw_rows(root, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(3,)]
+    assert raw_rows(root, "SELECT * FROM settings") == [("forwarding", "dockline")]
     assert raw_rows(root, "SELECT env FROM containers") == [('[["A", "1"]]',)]
 
 

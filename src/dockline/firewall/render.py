@@ -50,11 +50,16 @@ _HEADER = f"""\
 #     `table bridge dockline` (rendered into this same script, same transaction) checks
 #     `iifname . ether saddr . ip saddr` against a set of each port's MAC and addresses.
 #   IPv6: sets `subnets6`/`subnet_bridges6` and `ip6 saddr` twins of the two NAT rules.
-_CHAINS = """\
+_FORWARD = """\
 	chain forward {
 		type filter hook forward priority filter; policy accept;
 		iifname @bridges jump from_bridge
 		oifname @bridges jump to_bridge
+"""
+# When dockline turned forwarding on, what neither enters nor leaves one of its bridges is
+# dropped: as Docker's FORWARD policy DROP, the host does not start routing between its others.
+_DROP_OTHERS = "\t\tdrop\n"
+_CHAINS = """\
 	}
 
 	chain from_bridge {
@@ -78,13 +83,15 @@ _CHAINS = """\
 """
 
 
-def render_ruleset(networks: Sequence[Network]) -> str:
+def render_ruleset(networks: Sequence[Network], *, forwarding_ours: bool = False) -> str:
     """Return the `nft -f` script that atomically replaces our table with one for `networks`.
 
     Layout: base chain `forward` sends traffic leaving a bridge to `from_bridge` (accepted) and
     traffic entering one to `to_bridge` (only replies pass: unsolicited inbound is dropped, as
-    Docker does without published ports). Base chain `postrouting` sends a network's traffic to
-    `nat_out`, which masquerades it unless it leaves through that network's own bridge.
+    Docker does without published ports); with `forwarding_ours` (dockline turned forwarding
+    on) it drops the rest, forwarding between the host's other interfaces, as Docker's FORWARD
+    policy DROP does then. Base chain `postrouting` sends a network's traffic to `nat_out`,
+    which masquerades it unless it leaves through that network's own bridge.
 
     Zero networks still render the full table with empty sets (chains that match nothing), so
     the table always has one shape and later incremental `add element` calls find it.
@@ -106,7 +113,8 @@ def render_ruleset(networks: Sequence[Network]) -> str:
             interval=True,
         ),
     ]
-    body = "\n".join([*sets, _CHAINS])
+    forward = _FORWARD + (_DROP_OTHERS if forwarding_ours else "")
+    body = "\n".join([*sets, forward + _CHAINS])
     return f"{_HEADER}{render_delete()}\ntable {TABLE} {{\n{body}}}\n"
 
 

@@ -97,6 +97,12 @@ class Txn(Protocol):
 
     def set_ipam_cursor(self, network_id: str, address: IPAddress) -> None: ...
 
+    def get_setting(self, key: str) -> str | None:
+        """A fact about the host that belongs to no network (None if never set)."""
+        ...
+
+    def set_setting(self, key: str, value: str) -> None: ...
+
 
 class Store(Protocol):
     """A state backend."""

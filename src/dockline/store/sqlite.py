@@ -43,10 +43,13 @@ else:
     import _sqlite3 as sqlite3
 
 DB_NAME = "dockline.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Facts about the host that are no network's (`forwarding`: who turned IPv4 forwarding on).
+_SETTINGS = "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 # What takes a store of version N (the key) to N + 1, in one transaction with the version bump.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE containers ADD COLUMN env TEXT NOT NULL DEFAULT '[]'",),
+    2: (_SETTINGS,),
 }
 BUSY_TIMEOUT_S = 30
 # A process that leaves its connection to the exit truncates the write-ahead log past this size
@@ -85,6 +88,7 @@ _SCHEMA = (
     """CREATE TABLE ipam_cursor (
         network_id TEXT PRIMARY KEY REFERENCES networks(id) ON DELETE CASCADE,
         address TEXT NOT NULL) WITHOUT ROWID""",
+    _SETTINGS,
 )
 
 
@@ -595,6 +599,19 @@ class SqliteTxn:
             )
         except sqlite3.IntegrityError:
             raise NotFound("network", network_id) from None
+
+    # Host settings
+
+    def get_setting(self, key: str) -> str | None:
+        row = self._db().execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._db().execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
 
 def _put(db: sqlite3.Connection, table: str, params: dict[str, Any]) -> None:
