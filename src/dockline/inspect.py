@@ -67,7 +67,7 @@ def container_json(
         "Config": {
             "Hostname": container.hostname,
             "Cmd": list(container.command),
-            "Env": [f"PATH={DEFAULT_PATH}", *(f"{k}={v}" for k, v in container.env)],
+            "Env": [f"{k}={v}" for k, v in {"PATH": DEFAULT_PATH, **dict(container.env)}.items()],
             "MacAddress": container.requested_mac or "",
         },
         "NetworkSettings": network_settings(container, primary, endpoints, networks),

@@ -184,6 +184,8 @@ def test_exec_runs_in_the_container_without_privileges(dl: Dockline) -> None:
 def test_exec_sees_the_container_s_environment(dl: Dockline) -> None:
     """As Docker's exec: the command gets the container's environment, `-e` values included."""
     dl("run", "-d", "--name", "envc", "-e", "FOO=bar baz", "--", "sleep", "300")
+    dl("run", "--name", "pathc", "-e", "PATH=/bin", "--", "/bin/true")
+    assert dl.inspect("pathc")["Config"]["Env"] == ["PATH=/bin"]  # -e wins, as Docker's
     out = dl("exec", "envc", "sh", "-c", 'echo "$FOO|$HOSTNAME|$PATH"').stdout.strip()
     foo, hostname, path = out.split("|")
     assert foo == "bar baz" and hostname == dl.inspect("envc")["Id"][:12]
