@@ -136,6 +136,8 @@ def test_the_rest_is_left_to_argparse(line: str) -> None:
         ("inspect --type volume x", "invalid type 'volume': expected 'container' or 'network'"),
         ("rm", "the following arguments are required: CONTAINER"),
         ("frobnicate", "invalid choice: 'frobnicate'"),
+        ("ps --al", "unrecognized arguments: --al"),  # no abbreviations, as Docker's CLI
+        ("network connect bridge --pi 1", "one of the arguments --pid --netns is required"),
     ],
 )
 def test_argparse_reports_usage_errors_with_exit_125(

@@ -7,7 +7,7 @@ Every command declares its words, options and positionals once, as `Command`, `O
   run. It needs nothing but this module; `argparse` (with `re`, `enum` and `gettext`) cost ~8 ms
   of every start, a fifth of the `network connect` budget (issue 3).
 - argparse, built from the same declarations by `cli.usage`, for everything else: `--help`,
-  usage errors with their messages, abbreviated options, grouped short flags.
+  usage errors with their messages, grouped short flags.
 
 `parse` returns None whenever a command line is anything but plain (an unknown or abbreviated
 option, a missing value, a value that fails its conversion, a help flag, a missing positional,

@@ -42,10 +42,12 @@ class Formatter(argparse.HelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, exiting with Docker's 125 on a usage error instead of 2, with our formatter."""
+    """argparse, exiting with Docker's 125 on a usage error instead of 2, with our formatter,
+    and, as Docker's CLI, taking no abbreviated long options (`ps --al` is not `--all`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", Formatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
