@@ -104,12 +104,13 @@ def apply_firewall(
     from dockline import firewall  # only when networks change: it costs a process (nft)
 
     with netns.entered(host.netns_fd):
-        if firewall.enable_forwarding():
+        turned_on = firewall.enable_forwarding()
+        if turned_on:
             txn.set_setting(FORWARDING, OURS)
             if undo is not None:
                 undo.push(disable_forwarding, host)
-        ruleset = firewall.render_ruleset(networks, forwarding_ours=forwarding_ours(txn))
-        firewall.apply_ruleset(ruleset)
+        ours = turned_on or forwarding_ours(txn)  # what was just written need not be read back
+        firewall.apply_ruleset(firewall.render_ruleset(networks, forwarding_ours=ours))
 
 
 def disable_forwarding(host: Host) -> None:
