@@ -2,7 +2,8 @@
 
 Started by `diagnose.py cli phases` as a new process in place of `bin/dockline`, with the same
 arguments. It first imports what `network connect` imports (timed: nothing else is imported
-before, so the interpreter's own modules are all that is already there), then wraps dockline's
+before, so the interpreter's own modules are all that is already there; the cyclic collector off
+and the imports then frozen, as there), then wraps dockline's
 functions with `PhaseTimer` and runs `cli.main.entry`, which leaves as always (`os._exit`, no
 teardown). The timings go to stderr as its last line, `MARK` and then JSON:
 "imports" and "command" (seconds), and each phase's total. The caller times the process from
@@ -13,8 +14,11 @@ import time
 
 STARTED = time.perf_counter()
 
-import os  # noqa: E402 - after the clock starts, as every import here
+import gc  # noqa: E402 - after the clock starts, as every import here
+import os  # noqa: E402
 import sys  # noqa: E402
+
+gc.disable()  # as bin/dockline: the collector is off for the imports, which are then frozen
 
 from dockline import engine, netns, store  # noqa: E402
 from dockline.cli import main as cli  # noqa: E402
@@ -23,6 +27,8 @@ from dockline.netlink import Netlink  # noqa: E402
 from dockline.store import sqlite  # noqa: E402
 
 cli.commands_of("networks")
+gc.freeze()
+gc.enable()
 IMPORTED = time.perf_counter()
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

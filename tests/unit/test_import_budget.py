@@ -109,3 +109,29 @@ def test_the_waiter_reports_a_lost_child_as_dockline_does() -> None:
     from dockline.runtime.waiter import NO_SUCH_CHILD
 
     assert NO_SUCH_CHILD == ExitStatus.DOCKLINE
+
+
+BIN = Path(__file__).resolve().parents[2] / "bin" / "dockline"
+
+
+def test_the_command_freezes_its_imports_before_the_collector_runs() -> None:
+    # bin/dockline as pip installs it: the collector must not run while the imports are made
+    # (a collection then would see no frozen objects), and must be on again, with them frozen.
+    code = (
+        "import gc, sys\n"
+        "during_imports = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and 'dockline' in sys.modules"
+        " and not gc.get_freeze_count() and during_imports.append(info['generation']))\n"
+        "sys.argv = ['dockline', '--help']\n"
+        f"source = open({str(BIN)!r}).read()\n"
+        "try:\n"
+        "    exec(compile(source, 'dockline', 'exec'), {'__name__': '__main__'})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(gc.isenabled(), gc.get_freeze_count(), during_imports, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    enabled, frozen, rest = proc.stderr.strip().split(" ", 2)
+    assert enabled == "True"
+    assert int(frozen) > 5000, proc.stderr  # what the imports made
+    assert rest == "[]", f"collections of these generations while importing: {rest}"
