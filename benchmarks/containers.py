@@ -13,6 +13,7 @@ The image is a busybox root filesystem made here from /bin/busybox and imported 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tarfile
 import time
@@ -165,6 +166,9 @@ class PodmanRuntime(Runtime):
             "--runtime=runc",
         ]
         lab.defer("remove podman containers", lambda: self.cli("rm", "-af", "-t", "0"))
+        # Killed outright, the run leaves them to the next run's sweep: their network namespaces
+        # are in /run/netns, not under the lab, and only podman knows which are its own.
+        lab.on_sweep(self.host, [*self.base, "rm", "-af", "-t", "0"])
         self.cli("import", str(busybox_tar(lab)), IMAGE)
         self.run_once()  # warm-up: makes the podman0 bridge and its rules
 
@@ -211,6 +215,11 @@ class DockerRuntime(Runtime):
         with self.host.entered():
             self.daemon = lab.daemon(argv, env=self.env, log=d / "dockerd.log")
         lab.defer("remove docker containers", self._remove_all)
+        # Killed outright, the run leaves dockerd running (and its containers with it) to the
+        # next run's sweep, which has it remove them, cgroups and all.
+        client = shlex.join(self.base)
+        remove_all = f'ids=$({client} ps -aq) && if [ -n "$ids" ]; then {client} rm -f $ids; fi'
+        lab.on_sweep(self.host, ["sh", "-c", remove_all])
         wait_until(self._ready, 90, "dockerd to answer")
         self.cli("import", str(busybox_tar(lab)), IMAGE)
         self.run_once()

@@ -20,6 +20,7 @@ namespace the lab created.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -40,6 +41,8 @@ PREFIX = "dlbench-"
 HOLDER = "holder"  # argv[0] of holder processes is `dlbench-<tag>-holder`
 HOLDERS_FILE = "holders"  # in a lab's directory: the pid of each holder, a line each
 OWNER_FILE = "owner"  # in a lab's directory: "<pid> <start time>" of the process that made it
+SWEEP_FILE = "sweep-commands"  # in a lab's directory: JSON lines {"netns": ..., "argv": [...]}
+SWEEP_COMMAND_TIMEOUT_S = 60.0
 STALE_AFTER_S = 60.0  # a lab directory with no owner file yet is young, not stale, before this
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin: dockline's console scripts live there
@@ -190,6 +193,14 @@ class Lab:
     def defer(self, what: str, fn: Callable[[], object]) -> None:
         """Run `fn` at close, before everything registered earlier."""
         self._undo.append((what, fn))
+
+    def on_sweep(self, host: Host, argv: Sequence[str]) -> None:
+        """Have a sweep of this lab, should the run be killed outright, run `argv` in `host`
+        first: an engine's own clean-up (`podman rm -af`), which alone knows the network
+        namespaces and cgroups it made outside the lab."""
+        line = json.dumps({"netns": host.name, "argv": list(argv)})
+        with open(self.tmp / SWEEP_FILE, "a") as f:
+            f.write(line + "\n")
 
     def host(self, label: str = "host") -> Host:
         """A new host namespace with `lo` up, as a real host has."""
@@ -395,7 +406,7 @@ def _sweep_lab(prefix: str, lab_dir: str | None) -> list[str]:
     # What the dead run started may still be at work (an `ip netns add` finishing its mount, a
     # `dockline` in one of its namespaces): kill, then look at the mounts again, until a round
     # kills nothing, so that no namespace appears after we have read the list.
-    removed: list[str] = []
+    removed: list[str] = [] if lab_dir is None else _run_sweep_commands(lab_dir)
     for _round in range(_SWEEP_ROUNDS):
         mounts = _lab_mounts(prefix, lab_dir)
         # Never the namespace we run in, nor the machine's own, whatever got mounted under the
@@ -416,6 +427,31 @@ def _sweep_lab(prefix: str, lab_dir: str | None) -> list[str]:
     unmount_under(Path(lab_dir))
     shutil.rmtree(lab_dir, ignore_errors=True)
     return [*removed, f"dir {lab_dir}"]
+
+
+def _run_sweep_commands(lab_dir: str) -> list[str]:
+    """Run the commands the lab asked for (`Lab.on_sweep`), each in its host if that is still
+    there; a failure is reported, and the sweep goes on (the kills come next)."""
+    try:
+        with open(f"{lab_dir}/{SWEEP_FILE}") as f:
+            commands = [json.loads(line) for line in f if line.strip()]
+    except (FileNotFoundError, ValueError):
+        return []
+    ran = []
+    for command in commands:
+        argv, host = command["argv"], f"{NETNS_DIR}/{command['netns']}"
+        if not os.path.exists(host):
+            continue
+        try:
+            with in_netns(host):
+                proc = subprocess.run(
+                    argv, capture_output=True, timeout=SWEEP_COMMAND_TIMEOUT_S, check=False
+                )
+            outcome = f"exit {proc.returncode}"
+        except (OSError, subprocess.TimeoutExpired) as err:
+            outcome = type(err).__name__
+        ran.append(f"command {' '.join(argv[:1] + argv[-3:])}: {outcome}")
+    return ran
 
 
 def _remove_pid_links(holders_file: str) -> list[str]:
@@ -459,24 +495,65 @@ def _nsfs_mounts() -> list[tuple[str, str]]:
 
 
 def _kill_members(namespaces: set[str], markers: tuple[str, ...]) -> list[int]:
-    """SIGKILL every process in one of `namespaces` or whose command line has a marker; wait
-    until they are gone (their parent, or init, reaps them)."""
-    killed = []
-    for pid in filter(str.isdigit, _listdir("/proc")):
-        if int(pid) == os.getpid():
-            continue
+    """SIGKILL every process in one of `namespaces` or whose command line has a marker, and
+    all their descendants (an engine's containers: nothing of theirs names the lab, and they
+    would outlive their shim or conmon); wait until they are gone (their parent, or init,
+    reaps them)."""
+    found: set[int] = set()
+    children = _children_of_all()
+    # Never this process nor its ancestors (a shell whose command line names the lab), nor
+    # through them their other descendants.
+    ours = _ancestors(os.getpid(), children)
+    for entry in filter(str.isdigit, _listdir("/proc")):
         try:
-            ns = os.readlink(f"/proc/{pid}/ns/net")
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
+            ns = os.readlink(f"/proc/{entry}/ns/net")
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
                 cmdline = f.read().decode(errors="replace")
         except OSError:
             continue
         if ns in namespaces or any(marker in cmdline for marker in markers):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
+            found.add(int(entry))
+    found = _with_descendants(found - ours, children) - ours
+    killed = []
+    for pid in sorted(found):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
     wait_until(lambda: not any(_alive(p) for p in killed), 20, "killed processes to go")
     return killed
+
+
+def _children_of_all() -> dict[int, list[int]]:
+    """Each process's children, from /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
+    for pid in filter(str.isdigit, _listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(pid))
+    return children
+
+
+def _ancestors(pid: int, children: dict[int, list[int]]) -> set[int]:
+    """`pid` and its ancestors."""
+    parent = {child: ppid for ppid, kids in children.items() for child in kids}
+    found = {pid}
+    while pid in parent and parent[pid] not in found:
+        pid = parent[pid]
+        found.add(pid)
+    return found
+
+
+def _with_descendants(pids: set[int], children: dict[int, list[int]]) -> set[int]:
+    found, todo = set(pids), list(pids)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -541,12 +618,23 @@ def leftovers() -> list[str]:
                 cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if PREFIX in cmdline and int(pid) != os.getpid():
+        if int(pid) == os.getpid():
+            continue
+        if PREFIX in cmdline or _root_in_a_lab(pid):
             found.append(f"process {pid} {cmdline.strip()[:120]}")
     found += [f"mount {p}" for p in _mounts() if f"/{PREFIX}" in p]
     tmp = tempfile.gettempdir()
     found += [f"dir {tmp}/{n}" for n in _listdir(tmp) if n.startswith(PREFIX)]
     return found
+
+
+def _root_in_a_lab(pid: str) -> bool:
+    """A process whose root directory is under a lab's (an engine's container)."""
+    try:
+        root = os.readlink(f"/proc/{pid}/root")
+    except OSError:
+        return False
+    return root.startswith(f"{tempfile.gettempdir()}/{PREFIX}")
 
 
 def _listdir(path: str) -> list[str]:

@@ -21,8 +21,11 @@ from nslab import netns_inode, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.lab import NETNS_DIR, PREFIX, REPO, leftovers, sweep_stale
+from benchmarks.containers import DockerRuntime, PodmanRuntime, Runtime
+from benchmarks.lab import NETNS_DIR, OWNER_FILE, PREFIX, REPO, Lab, leftovers, sweep_stale
 from benchmarks.run import QUICK
+
+from dockline import linux
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -39,6 +42,14 @@ def holders() -> list[int]:
         if argv0.startswith(PREFIX) and argv0.endswith("-holder"):
             found.append(int(pid))
     return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
 
 
 @pytest.fixture
@@ -125,4 +136,61 @@ def test_sweep_removes_a_namespace_whose_run_left_no_directory() -> None:
         inside.kill()
         inside.wait()
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+    assert leftovers() == []
+
+
+@pytest.mark.parametrize("engine_class", [PodmanRuntime, DockerRuntime], ids=["podman", "docker"])
+def test_sweep_stops_an_engines_containers_after_its_run_was_killed(
+    engine_class: type[Runtime],
+) -> None:
+    """An engine's container outlives a run killed outright: the sweep has podman remove its
+    own (its network namespace is in /run/netns, where only podman knows it), and kills what
+    is left by its root directory, which is under the lab."""
+    engine = engine_class()
+    if reason := engine.available():
+        pytest.skip(reason)
+    assert leftovers() == []
+    lab = Lab()
+    try:
+        engine.prepare(lab)
+        name = f"sweep-{os.getpid()}"  # nothing in it names the lab
+        engine.start_detached(name)
+        pid = int(engine.cli("inspect", "-f", "{{.State.Pid}}", name).strip())
+        sandbox = engine.cli("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", name).strip()
+        assert os.path.exists(sandbox)
+        (lab.tmp / OWNER_FILE).write_text("1 0")  # its run is gone: pid 1 started at boot
+        sweep_stale()
+        assert linux.proc_start_time(pid) is None, "the container still runs"
+        assert not os.path.lexists(sandbox), f"its network namespace {sandbox} is left"
+        assert leftovers() == []
+    finally:
+        lab.close()
+    assert leftovers() == []
+
+
+def test_sweep_kills_what_a_dead_runs_processes_started() -> None:
+    """A container's process names nothing of the lab, and outlives its shim or conmon: the
+    sweep kills the descendants of every process it kills."""
+    assert leftovers() == []
+    lab = Lab()
+    shim, child = None, 0
+    try:
+        script = f": {lab.tmp}; sleep 3600 & echo $!; wait"  # its command line names the lab
+        shim = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True)
+        assert shim.stdout is not None
+        child = int(shim.stdout.readline())
+        wait_until(lambda: cmdline(child).startswith(b"sleep"), what="the child to exec")
+        assert str(lab.tmp).encode() not in cmdline(child)
+        (lab.tmp / OWNER_FILE).write_text("1 0")  # its run is gone: pid 1 started at boot
+        removed = sweep_stale()
+        assert f"process {child}" in removed
+        assert shim.wait(timeout=10) == -9
+        wait_until(lambda: linux.proc_start_time(child) is None, what="the child to go")
+    finally:
+        if shim is not None and shim.poll() is None:
+            shim.kill()
+            shim.wait()
+        if child and linux.proc_start_time(child) is not None:
+            os.kill(child, signal.SIGKILL)
+        lab.close()
     assert leftovers() == []
