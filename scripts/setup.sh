@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(python3-venv iproute2 nftables iputils-ping busybox-static procps containernetworking-plugins)
+# The tests' short benchmark measures the data path too (iperf3, in throwaway namespaces only).
+case "${1:-}" in *test*) packages+=(iperf3) ;; esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
