@@ -22,7 +22,8 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "time": (("time",), ("/usr/bin/time",)),
     "busybox": (("busybox-static",), ("/bin/busybox",)),
 }
-QUICK = ("iproute2", "cni", "netavark", "podman", "busybox", "iperf3")  # used by --quick when present
+# used by --quick when present
+QUICK = ("iproute2", "cni", "netavark", "podman", "busybox", "iperf3")
 
 
 def _present(path: str) -> bool:

@@ -305,7 +305,7 @@ def test_requested_address_slash_31_both_usable() -> None:
 
 
 def test_default_pools_are_dockers() -> None:
-    pools = ipam.DEFAULT_POOLS
+    pools = list(ipam.default_pools())
     assert pools[0] == N("172.17.0.0/16")
     assert pools[14] == N("172.31.0.0/16")
     assert pools[15] == N("192.168.0.0/20")
