@@ -143,9 +143,9 @@ def test_sweep_removes_a_namespace_whose_run_left_no_directory() -> None:
 def test_sweep_stops_an_engines_containers_after_its_run_was_killed(
     engine_class: type[Runtime],
 ) -> None:
-    """An engine's container outlives a run killed outright: the sweep has podman remove its
-    own (its network namespace is in /run/netns, where only podman knows it), and kills what
-    is left by its root directory, which is under the lab."""
+    """An engine's container outlives a run killed outright: the sweep has the engine remove
+    it (`Lab.on_sweep`), network namespace and all (podman's is in /run/netns, where only podman
+    knows it; dockerd is not the run's child and outlives it too)."""
     engine = engine_class()
     if reason := engine.available():
         pytest.skip(reason)
@@ -187,9 +187,12 @@ def test_sweep_kills_what_a_dead_runs_processes_started() -> None:
         assert shim.wait(timeout=10) == -9
         wait_until(lambda: linux.proc_start_time(child) is None, what="the child to go")
     finally:
-        if shim is not None and shim.poll() is None:
-            shim.kill()
-            shim.wait()
+        if shim is not None:
+            if shim.poll() is None:
+                shim.kill()
+                shim.wait()
+            if shim.stdout is not None:
+                shim.stdout.close()
         if child and linux.proc_start_time(child) is not None:
             os.kill(child, signal.SIGKILL)
         lab.close()
