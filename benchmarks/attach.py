@@ -16,6 +16,7 @@ attaching a series of containers (a runtime, an orchestrator) does not work that
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -402,17 +403,22 @@ def measure(lab: Lab, methods: list[Method], count: int) -> list[Outcome]:
     outcomes = [Outcome(m, skipped=m.available()) for m in methods]
     live = [o for o in outcomes if not o.skipped]
     for o in live:
-        guard(o, lambda o=o: o.method.prepare(lab, count))
+        guard(o, functools.partial(o.method.prepare, lab, count))
     for phase in ("attach", "detach"):
         for block, start in enumerate(range(0, count, BLOCK)):
             for o in turn_order(live, block):
                 for i in range(start, min(start + BLOCK, count)):
                     if o.skipped:
                         break
-                    step = getattr(o.method, phase)
-                    guard(o, lambda o=o, s=step, p=phase, i=i: getattr(o, p).append(s(i)))
+                    guard(o, functools.partial(_sample, o, phase, i))
                     o.method.spawned.clear()
     return outcomes
+
+
+def _sample(outcome: Outcome, phase: str, i: int) -> None:
+    """Time container `i`'s `phase` ("attach" or "detach") and keep the sample."""
+    samples: list[float] = getattr(outcome, phase)
+    samples.append(getattr(outcome.method, phase)(i))
 
 
 def turn_order(items: list[T], block: int) -> list[T]:

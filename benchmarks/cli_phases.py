@@ -22,6 +22,7 @@ gc.disable()  # as bin/dockline: the collector is off for the imports, which are
 
 from dockline import engine, netns, store  # noqa: E402
 from dockline.cli import main as cli  # noqa: E402
+from dockline.cli.grammar import Args  # noqa: E402 - imported by cli.main already
 from dockline.driver import bridge  # noqa: E402
 from dockline.netlink import Netlink  # noqa: E402
 from dockline.store import sqlite  # noqa: E402
@@ -60,7 +61,7 @@ def main() -> None:
     timer.wrap(cli, "parse_command_line", PARSE)
     run = cli.run
 
-    def run_and_report(args: cli.Args) -> int:
+    def run_and_report(args: Args) -> int:
         start = time.perf_counter()
         status = run(args)
         report = {"imports": IMPORTED - STARTED, "command": time.perf_counter() - start}

@@ -12,6 +12,7 @@ The image is a busybox root filesystem made here from /bin/busybox and imported 
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -267,14 +268,18 @@ def measure(lab: Lab, runtimes: list[Runtime], runs: int, monitors: int) -> list
     """`runs` interleaved `run --rm` per engine, then `monitors` detached containers each."""
     outcomes = [EngineOutcome(r, r.available()) for r in runtimes]
     for o in outcomes:
-        guard(o, lambda o=o: o.runtime.prepare(lab))
+        guard(o, functools.partial(o.runtime.prepare, lab))
     for _ in range(runs):
         for o in outcomes:
-            guard(o, lambda o=o: o.runs.append(o.runtime.run_once()))
+            guard(o, functools.partial(_run_once, o))
     for o in outcomes:
         if monitors and not o.skipped:
-            guard(o, lambda o=o: _monitors(o, monitors))
+            guard(o, functools.partial(_monitors, o, monitors))
     return outcomes
+
+
+def _run_once(outcome: EngineOutcome) -> None:
+    outcome.runs.append(outcome.runtime.run_once())
 
 
 def _monitors(outcome: EngineOutcome, count: int) -> None:

@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +232,15 @@ def _spin(seconds: float = 0.05) -> None:
         pass
 
 
-PAUSES = {"processes": _other_processes, "sleep": lambda: time.sleep(0.05), "spin": _spin}
+def _sleep() -> None:
+    time.sleep(0.05)
+
+
+PAUSES: dict[str, Callable[[], None]] = {
+    "processes": _other_processes,
+    "sleep": _sleep,
+    "spin": _spin,
+}
 
 
 # Kernel symbols by netfilter's parts (perf's `--sort sym` names, matched by prefix).
