@@ -134,19 +134,25 @@ def test_the_rest_is_left_to_argparse(line: str) -> None:
         ("network connect bridge --pid zero", "invalid pid 'zero': expected a positive integer"),
         ("stop -t soon a", "invalid time 'soon': expected seconds"),
         ("inspect --type volume x", "invalid type 'volume': expected 'container' or 'network'"),
-        ("rm", "the following arguments are required: CONTAINER"),
-        ("frobnicate", "invalid choice: 'frobnicate'"),
-        ("ps --al", "unrecognized arguments: --al"),  # no abbreviations, as Docker's CLI
+        ("rm", "dockline rm: the following arguments are required: CONTAINER"),
+        ("frobnicate", "dockline: argument COMMAND: invalid choice: 'frobnicate'"),
+        ("ps --al", "dockline ps: unknown flag: --al"),  # no abbreviations, as Docker's CLI
+        ("ps --bogus=1", "dockline ps: unknown flag: --bogus (see 'dockline ps --help')"),
+        ("ps extra", "dockline ps: unexpected argument 'extra'"),
+        ("--bogus", "dockline: unknown flag: --bogus (see 'dockline --help')"),
+        ("network --bogus", "dockline network: unknown flag: --bogus"),
         ("network connect bridge --pi 1", "one of the arguments --pid --netns is required"),
     ],
 )
 def test_argparse_reports_usage_errors_with_exit_125(
     line: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = exit_of(split(line), capsys)
+    """One line, as any bad input: naming the bad argument and the command it was given to,
+    and where that command's usage is (Docker's CLI: "See 'docker ps --help'.")."""
+    code, out, err = exit_of(split(line), capsys)
     assert code == 125
     assert message in err
-    assert err.startswith("usage: dockline")
+    assert err.count("\n") == 1 and err.endswith("--help')\n") and out == "", err
 
 
 def exit_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:

@@ -1,8 +1,8 @@
 """argparse, built from the command declarations, for help and for usage errors.
 
 Only a command line that `grammar.parse` does not find plain gets here (`--help`, a typo, a
-missing value): argparse then prints the help, or the usage and an error naming the bad
-argument, and exits with Docker's 125.
+missing value): argparse then prints the help, or one line naming the bad argument and the
+command it was given to, pointing to that command's help, and exits with Docker's 125.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        """One line, as every other bad input gets, and where to read the usage (Docker's CLI
+        says "See 'docker ps --help'." on a line of its own)."""
+        print(f"{self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(ExitStatus.DOCKLINE)
 
 
@@ -61,10 +62,21 @@ def parse_args(argv: Sequence[str], commands: Sequence[Command]) -> Args:
     names no command (`dockline`, `dockline --root X`, `dockline network`) prints that help
     and exits 0, as Docker's CLI does; one with a bad flag is still a usage error (125)."""
     parser = build_parser(commands)
-    args = parser.parse_args(argv, namespace=Args())
+    args, extra = parser.parse_known_args(argv, namespace=Args())
+    named: Parser = vars(args).pop("parser", parser)  # the command's, not a parsed argument
+    if extra:
+        unknown(named, extra[0])
     if getattr(args, "handler", None) is None:
         parser.parse_args([*argv, "--help"])  # the help of the group named, or of dockline
     return args
+
+
+def unknown(parser: Parser, word: str) -> NoReturn:
+    """An argument that nothing takes, blamed on the command it was given to (argparse's own
+    `parse_args` would blame `dockline` for `dockline ps --bogus`)."""
+    if word.startswith("-") and word != "-":
+        parser.error(f"unknown flag: {word.split('=', 1)[0]}")
+    parser.error(f"unexpected argument {word!r}")
 
 
 def build_parser(commands: Sequence[Command]) -> Parser:
@@ -85,6 +97,7 @@ def build_parser(commands: Sequence[Command]) -> Parser:
             continue
         if first not in groups:
             group = top.add_parser(first, help=GROUP_HELP.get(first, ""))
+            group.set_defaults(parser=group)
             groups[first] = group.add_subparsers(
                 dest=f"{first}_command", metavar="COMMAND", parser_class=Parser
             )
@@ -109,7 +122,7 @@ def _add_command(subparsers: Any, name: str, command: Command) -> None:
     for positional in command.positionals:
         nargs = {SOME: "+", REST: argparse.REMAINDER}.get(positional.arity)
         parser.add_argument(positional.dest, nargs=nargs, metavar=positional.metavar)
-    parser.set_defaults(handler=command.handler)
+    parser.set_defaults(handler=command.handler, parser=parser)
 
 
 def _add_option(parser: Any, option: Option) -> None:
