@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 NS_PREFIX = "dltest-"
 
@@ -35,10 +36,11 @@ class TestNetns:
             **kw,
         )
 
-    def ip_json(self, *args: str) -> list[dict[str, object]]:
-        """`ip -j ARGS` inside this namespace, parsed."""
+    def ip_json(self, *args: str) -> list[dict[str, Any]]:
+        """`ip -j ARGS` inside this namespace, parsed (JSON: its values are whatever ip says)."""
         out = self.run("ip", "-j", *args).stdout
-        return json.loads(out) if out.strip() else []  # type: ignore[no-any-return]
+        parsed: list[dict[str, Any]] = json.loads(out) if out.strip() else []
+        return parsed
 
 
 def make_netns() -> TestNetns:

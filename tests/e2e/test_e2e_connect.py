@@ -7,7 +7,7 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from e2e_helpers import Dockline
@@ -64,13 +64,13 @@ def lone(dl: Dockline) -> Iterator[Lone]:
         p.stop()
 
 
-def _factory(dl: Dockline, made: list[Lone]) -> type[Lone]:
+def _factory(dl: Dockline, made: list[Lone]) -> Callable[[], Lone]:
     class Tracked(Lone):
         def __init__(self) -> None:
             super().__init__(dl.ns)
             made.append(self)
 
-    return Tracked  # type: ignore[return-value]
+    return Tracked
 
 
 def test_connect_by_pid_runs_the_five_steps(dl: Dockline, lone: Lone) -> None:
@@ -134,8 +134,8 @@ def test_the_cli_leaves_the_store_log_to_the_next_writer(dl: Dockline, lone: Lon
     assert dl.network()["Containers"] == {}
 
 
-def test_connect_by_netns_path(dl: Dockline, netns_factory: object) -> None:
-    other: TestNetns = netns_factory()  # type: ignore[operator]
+def test_connect_by_netns_path(dl: Dockline, netns_factory: Callable[[], TestNetns]) -> None:
+    other = netns_factory()
     dl("network", "connect", "bridge", "--netns", other.path)
     assert any(
         a["local"] == "172.17.0.2" for a in other.ip_json("addr", "show", "eth0")[0]["addr_info"]

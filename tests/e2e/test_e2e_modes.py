@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 from e2e_helpers import Dockline
 
 from nslab import wait_until
+
+
+def logs_show(dl: Dockline, name: str, text: str) -> Callable[[], bool]:
+    """A check, for `wait_until`, that container `name` has written `text`."""
+    return lambda: text in dl("logs", name).stdout
+
 
 SERVER = (
     "import socket\ns=socket.socket(); s.bind(('127.0.0.1', 7000)); s.listen()\n"
@@ -211,7 +218,7 @@ def test_stop_with_a_negative_timeout_never_kills(dl: Dockline) -> None:
     slow = "trap 'sleep 1.5; exit 0' TERM; echo ready; while :; do sleep 0.1; done"
     for name, timeout, code in (("patient", "-1", 0), ("hasty", "0", 137)):
         dl("run", "-d", "--name", name, "--", "sh", "-c", slow)
-        wait_until(lambda n=name: "ready" in dl("logs", n).stdout, what="the trap to be set")
+        wait_until(logs_show(dl, name, "ready"), what="the trap to be set")
         dl("stop", "--timeout", timeout, name)
         assert dl.inspect(name)["State"]["ExitCode"] == code, name
         dl("rm", name)

@@ -82,7 +82,8 @@ class Lone:
             text=True,
             check=True,
         ).stdout
-        return json.loads(out) if out.strip() else []  # type: ignore[no-any-return]
+        parsed: list[dict[str, Any]] = json.loads(out) if out.strip() else []
+        return parsed
 
     def stop(self) -> None:
         if self.proc.poll() is None:

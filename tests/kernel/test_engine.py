@@ -135,8 +135,10 @@ def test_ifname_clash_in_the_namespace_is_a_conflict_and_leaves_nothing(lab: Lab
 def test_ip_in_use_is_a_conflict_naming_it(lab: Lab) -> None:
     first = lab.engine.connect(netns_path=lab.container_ns().path)
     ns = lab.container_ns()
+    taken = first.addresses[0].ip
+    assert isinstance(taken, IPv4Address)
     with pytest.raises(Conflict, match=r"172\.17\.0\.2\b"):
-        lab.engine.connect(netns_path=ns.path, ip=first.addresses[0].ip)
+        lab.engine.connect(netns_path=ns.path, ip=taken)
     assert lab.veths() == {first.host_ifname}
     assert lab.count("endpoints") == 1 and lab.count("leases") == 1
     assert [link["ifname"] for link in ns.ip_json("link", "show")] == ["lo"]

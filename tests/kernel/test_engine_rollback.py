@@ -327,7 +327,8 @@ def assert_run_left_nothing(lab: Lab, ids: list[str], forks: Forks, store_before
     wait_until(lambda: lab.veths() == kept, what="the dead container's veth to go")
 
 
-CANNOT_START = {  # options of `run`, and the error (type, message) it must fail with
+CANNOT_START: dict[str, tuple[dict[str, Any], type[Exception], str]] = {
+    # options of `run`, and the error (type, message) it must fail with
     "container-missing": ({"net": "container:missing"}, DocklineError, "no such container"),
     "no-rootfs": ({"rootfs": "/nonexistent/rootfs"}, InvalidArgument, "/nonexistent/rootfs"),
     "ip-in-use": ({"ip": "172.17.0.2"}, DocklineError, r"172\.17\.0\.2 is already in use"),
@@ -517,9 +518,9 @@ def test_gc_sets_the_firewall_while_it_holds_the_lock(
     """gc renders the ruleset from the networks it read: it must apply it before another
     process can commit a new network (whose table it would otherwise delete)."""
     import dockline.engine
+    from dockline.networks import restore_firewall as real  # the engine's, under another name
 
     seen: list[bool] = []
-    real = dockline.engine.restore_firewall
 
     def probing(*args: Any) -> None:
         seen.append(lab.store_locked())

@@ -41,7 +41,7 @@ from dockline.netlink import (
 )
 
 if TYPE_CHECKING:
-    from conftest import TestNetns
+    from nslab import TestNetns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
 

@@ -25,7 +25,7 @@ from dockline import netns
 from dockline.errors import Conflict, InvalidArgument, KernelError, NotFound
 
 if TYPE_CHECKING:
-    from conftest import TestNetns
+    from nslab import TestNetns
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 

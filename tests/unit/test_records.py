@@ -96,9 +96,9 @@ def test_defining_a_record_compiles_nothing(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_field_without_default_after_one_with_is_refused() -> None:
     with pytest.raises(TypeError, match="without a default follows"):
 
-        class Bad(Record):  # type: ignore[misc]
+        class Bad(Record):
             a: int = 0
-            b: int
+            b: int  # type: ignore[misc]  # the very mistake this test makes
 
 
 def test_super_in_a_record_method_is_refused() -> None:
