@@ -113,12 +113,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(
-    terminalreporter: object, exitstatus: int, config: pytest.Config
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
     leaks = config.stash.get(LEAKS_KEY, None)
     if not leaks:
         return
-    write = terminalreporter.write_line  # type: ignore[attr-defined]
+    write = terminalreporter.write_line
     write("LEAK CHECK FAILED: the suite left these behind:", red=True)
     for kind, items in leaks.items():
         for item in sorted(items):

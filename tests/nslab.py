@@ -26,14 +26,16 @@ class TestNetns:
     def path(self) -> str:
         return f"/run/netns/{self.name}"
 
-    def run(self, *argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
-        """Run a command inside this namespace (`ip netns exec`)."""
-        return subprocess.run(  # type: ignore[call-overload, no-any-return]
+    def run(
+        self, *argv: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command inside this namespace (`ip netns exec`), `input` on its stdin."""
+        return subprocess.run(
             ["ip", "netns", "exec", self.name, *argv],
             check=check,
             capture_output=True,
             text=True,
-            **kw,
+            input=input,
         )
 
     def ip_json(self, *args: str) -> list[dict[str, Any]]:

@@ -57,7 +57,8 @@ def run_quick(out: Path, sections: str | None = None) -> dict[str, Any]:
         argv += ["--sections", sections]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"run.py exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    return json.loads((out / "results.json").read_text())  # type: ignore[no-any-return]
+    results: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return results
 
 
 @pytest.fixture(scope="module")

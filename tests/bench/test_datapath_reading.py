@@ -38,7 +38,8 @@ def iperf3_report(ns: TestNetns) -> dict[str, Any]:
             "iperf3", "--client", "127.0.0.1", "--port", "5299", "--json", "--time", "2",
             "--omit", "1", "--interval", str(INTERVAL_S),
         )  # fmt: skip
-        return json.loads(client.stdout)  # type: ignore[no-any-return]
+        report: dict[str, Any] = json.loads(client.stdout)
+        return report
     finally:
         server.kill()
         server.wait()

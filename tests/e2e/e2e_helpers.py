@@ -59,10 +59,12 @@ class Dockline:
         )
 
     def inspect(self, name: str) -> dict[str, Any]:
-        return json.loads(self("inspect", name).stdout)[0]  # type: ignore[no-any-return]
+        inspected: dict[str, Any] = json.loads(self("inspect", name).stdout)[0]
+        return inspected
 
     def network(self, name: str = "bridge") -> dict[str, Any]:
-        return json.loads(self("network", "inspect", name).stdout)[0]  # type: ignore[no-any-return]
+        inspected: dict[str, Any] = json.loads(self("network", "inspect", name).stdout)[0]
+        return inspected
 
     def config(self, **options: object) -> None:
         (self.state / "daemon.json").write_text(json.dumps(options))

@@ -52,7 +52,8 @@ def dockline_in(ns: TestNetns, code: str, *, wrap: tuple[str, ...] = ()) -> dict
     """Run PRELUDE + `code` with the venv python inside `ns`; return the JSON it printed last."""
     proc = ns.run(*wrap, sys.executable, "-c", PRELUDE + code, check=False)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    printed: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return printed
 
 
 def apply_in(ns: TestNetns, script_expr: str = "render_ruleset([NET])") -> dict[str, Any]:

@@ -310,7 +310,9 @@ def test_create_veth_returns_the_peer_index_from_the_kernel_echo(
     shown = {str(j["ifname"]): j for j in container_ns.ip_json("link", "show")}
     assert index == shown["eth0"]["ifindex"]
     here = create_veth(nl, "va", "vb", peer_netns_fd=netns_fd)  # both ends in one namespace
-    assert here == get_link(nl, "vb").index  # type: ignore[union-attr]
+    vb = get_link(nl, "vb")
+    assert vb is not None
+    assert here == vb.index
 
 
 def addr_gen_mode(ns: TestNetns, name: str) -> str:

@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,44 +28,41 @@ from dockline.store.sqlite import LOG_TRUNCATE_BYTES, SCHEMA_VERSION, SqliteStor
 NET_ID = "a" * 64
 
 
-def make_network(id: str = NET_ID, name: str = "bridge", **changes: object) -> Network:
-    fields: dict[str, object] = {
-        "id": id,
-        "name": name,
-        "driver": "bridge",
-        "bridge": "dockline0",
-        "subnet": IPv4Network("172.17.0.0/16"),
-        "gateway": IPv4Address("172.17.0.1"),
-        "created": 1700000000.25,
-    }
-    fields.update(changes)
-    return Network(**fields)  # type: ignore[arg-type]
+def make_network(id: str = NET_ID, name: str = "bridge", **changes: Any) -> Network:
+    network = Network(
+        id=id,
+        name=name,
+        driver="bridge",
+        bridge="dockline0",
+        subnet=IPv4Network("172.17.0.0/16"),
+        gateway=IPv4Address("172.17.0.1"),
+        created=1700000000.25,
+    )
+    return network._replace(**changes)
 
 
-def make_container(id: str, name: str, **changes: object) -> Container:
-    fields: dict[str, object] = {
-        "id": id,
-        "name": name,
-        "net_mode": NetMode("bridge"),
-        "command": ("sh", "-c", "echo 'hi there' \"ü\""),
-    }
-    fields.update(changes)
-    return Container(**fields)  # type: ignore[arg-type]
+def make_container(id: str, name: str, **changes: Any) -> Container:
+    container = Container(
+        id=id,
+        name=name,
+        net_mode=NetMode("bridge"),
+        command=("sh", "-c", "echo 'hi there' \"ü\""),
+    )
+    return container._replace(**changes)
 
 
-def make_endpoint(id: str, host_ifname: str, **changes: object) -> Endpoint:
-    fields: dict[str, object] = {
-        "id": id,
-        "network_id": NET_ID,
-        "netns": NetnsRef(path="/proc/123/ns/net", dev=4, ino=4026532281, pid=123, pid_start=9876),
-        "ifname": "eth0",
-        "host_ifname": host_ifname,
-        "mac": "02:42:ac:11:00:02",
-        "addresses": (IPv4Interface("172.17.0.2/16"),),
-        "gateway": IPv4Address("172.17.0.1"),
-    }
-    fields.update(changes)
-    return Endpoint(**fields)  # type: ignore[arg-type]
+def make_endpoint(id: str, host_ifname: str, **changes: Any) -> Endpoint:
+    endpoint = Endpoint(
+        id=id,
+        network_id=NET_ID,
+        netns=NetnsRef(path="/proc/123/ns/net", dev=4, ino=4026532281, pid=123, pid_start=9876),
+        ifname="eth0",
+        host_ifname=host_ifname,
+        mac="02:42:ac:11:00:02",
+        addresses=(IPv4Interface("172.17.0.2/16"),),
+        gateway=IPv4Address("172.17.0.1"),
+    )
+    return endpoint._replace(**changes)
 
 
 @pytest.fixture
