@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.attach import dockline_env
 from benchmarks.lab import BIN, Host, Lab, bench_env, guard, spawn, wait_until
+from dockline import linux
 
 IMAGE = "localhost/dlbench-busybox:latest"
 BUSYBOX = "/bin/busybox"
@@ -71,8 +72,10 @@ def rss_of(pid: int) -> tuple[float, float]:
 
 
 def parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rpartition(")")[2].split()[1])
+    fields = linux.proc_stat_fields(pid)
+    if fields is None:
+        raise RuntimeError(f"process {pid} is gone")
+    return int(fields[1])  # ppid, field 4
 
 
 class Runtime:

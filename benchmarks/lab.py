@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dockline import linux, netns
+from dockline.errors import KernelError
 
 PREFIX = "dlbench-"
 HOLDER = "holder"  # argv[0] of holder processes is `dlbench-<tag>-holder`
@@ -528,11 +529,11 @@ def _children_of_all() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for pid in filter(str.isdigit, _listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+            fields = linux.proc_stat_fields(int(pid))
+        except KernelError:
             continue
-        children.setdefault(ppid, []).append(int(pid))
+        if fields is not None:  # gone meanwhile
+            children.setdefault(int(fields[1]), []).append(int(pid))  # ppid, field 4
     return children
 
 
