@@ -21,10 +21,10 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface
 from typing import ClassVar, TypeVar
 
 from benchmarks.lab import BIN, Host, Lab, Spawned, bench_env, guard, in_netns, spawn
+from dockline.addr import IPv4Address, IPv4Interface
 from dockline.api import Engine, Paths
 from dockline.ipam import mac_from_ipv4
 from dockline.netlink import Netlink, configure_interface, create_veth, delete_link, get_link

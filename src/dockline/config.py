@@ -8,13 +8,12 @@ environment deeper in. The config file takes Docker's daemon.json keys for the d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-
+from dockline.addr import IPv4Address, IPv4Interface, IPv4Network
 from dockline.errors import ConfigError, DocklineError
 from dockline.records import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import TypeVar
 
     T = TypeVar("T")

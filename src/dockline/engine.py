@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import os
 import time
-from functools import cached_property
-from ipaddress import IPv4Address
-from types import TracebackType
 
 from dockline import ipam, netns
+from dockline.addr import IPv4Address
 from dockline.config import (
     DEFAULT_BRIDGE,
     DEFAULT_NETWORK,
@@ -37,6 +35,7 @@ from dockline.rollback import Rollback
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
+    from types import TracebackType
 
     from dockline.netlink import Link
     from dockline.store.base import Store, Txn
@@ -82,6 +81,7 @@ class Engine:
         # (network ID, bridge name) -> ifindex of bridges this engine has readied: a later attach
         # skips the lookup (and retries through ready_bridge if the kernel refuses the index).
         self._bridges: dict[tuple[str, str], int] = {}
+        self._initial_ns_ids: frozenset[tuple[int, int]] | None = None
         # The host is the namespace we are created in; work that is not netlink (nft, sysctls,
         # forking a monitor) is done entered into it, whatever thread or namespace calls us.
         self.host_fd = netns.current_netns_fd()
@@ -192,7 +192,7 @@ class Engine:
         pid: int | None = None,
         netns_path: str | None = None,
         ifname: str = "eth0",
-        ip: IPv4Address | None = None,
+        ip: IPv4Address | str | None = None,
         mac: str | None = None,
     ) -> Endpoint:
         """Docker's five steps for a namespace given by the pid of a process in it, or a path.
@@ -201,6 +201,7 @@ class Engine:
         document does by hand; it goes away with the process.
         """
         validate_ifname(ifname)
+        ip = ipam.as_ipv4(ip) if ip is not None else None
         mac = ipam.parse_mac(mac) if mac is not None else None
         ref, fd = open_target(pid, netns_path)
         try:
@@ -234,9 +235,11 @@ class Engine:
         if (ref.dev, ref.ino) in self._initial_ns:
             raise InvalidArgument("target", ref.path, "is the machine's initial network namespace")
 
-    @cached_property
+    @property
     def _initial_ns(self) -> frozenset[tuple[int, int]]:
-        return netns.initial_netns_ids()
+        if self._initial_ns_ids is None:
+            self._initial_ns_ids = netns.initial_netns_ids()
+        return self._initial_ns_ids
 
     def attach(
         self,

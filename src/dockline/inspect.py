@@ -12,8 +12,8 @@ through a store transaction, for the CLI and the Python API alike.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from ipaddress import IPv4Interface
 
+from dockline.addr import IPv4Interface
 from dockline.model import Container, Endpoint, Network
 from dockline.records import TYPE_CHECKING
 from dockline.runtime.spec import DEFAULT_PATH

@@ -13,12 +13,15 @@ has nothing left to allocate.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from itertools import chain
 
+from dockline.addr import IPv4Address, IPv4Interface, IPv4Network
 from dockline.errors import Conflict, InvalidArgument, PoolExhausted
 from dockline.model import IPAddress
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Iterator
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _MAC_WHY = "expected six hex octets (aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff)"
@@ -73,6 +76,12 @@ def parse_ipv4(text: str, what: str = "IP address") -> IPv4Address:
     except ValueError:
         why = "not an IPv4 address" if ":" in text else "expected a.b.c.d such as 172.17.0.2"
         raise InvalidArgument(what, text, why) from None
+
+
+def as_ipv4(value: IPv4Address | str, what: str = "IP address") -> IPv4Address:
+    """`value` if it is an address already, else its text parsed: the Python API also takes
+    plain strings, and the standard library's `ipaddress` objects (by their text)."""
+    return value if isinstance(value, IPv4Address) else parse_ipv4(str(value), what)
 
 
 def parse_subnet(text: str, what: str = "subnet") -> IPv4Network:

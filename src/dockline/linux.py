@@ -17,16 +17,15 @@ owns its fate (a forked child about to exec, or one thread that restores what it
 from __future__ import annotations
 
 import errno
-import functools
 import os
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
 
 from dockline.errors import InvalidArgument, KernelError
+from dockline.lean import MappingProxyType, cache
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import ctypes
+    from collections.abc import Callable, Mapping
 
 # Namespace types (<linux/sched.h>).
 CLONE_NEWNS = 0x00020000
@@ -92,7 +91,7 @@ DEFAULT_CAPABILITIES: frozenset[int] = frozenset(
 )  # fmt: skip
 
 
-@functools.cache
+@cache
 def _libc() -> ctypes.CDLL:
     """libc, loaded once on first use (ctypes is imported here, not at module import)."""
     import ctypes
@@ -116,7 +115,7 @@ def _checked(op: str, target: str, ret: int) -> int:
     return ret
 
 
-@functools.cache
+@cache
 def _int_function(name: str) -> Callable[..., int]:
     """libc `name`, for arguments that are all C ints, through `_ctypes` (the C module) alone.
 

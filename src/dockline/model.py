@@ -1,6 +1,6 @@
 """The nouns of dockline as immutable records: networks, endpoints, containers, net modes.
 
-Pure data: no I/O here. Past the parsing edge, addresses are `ipaddress` objects and MACs are
+Pure data: no I/O here. Past the parsing edge, addresses are `dockline.addr` objects and MACs are
 normalised lower-case strings (see `ipam.parse_mac`). An endpoint carries a tuple of addresses so
 that IPv6 fits beside IPv4 later, and a container may own several endpoints.
 
@@ -11,8 +11,7 @@ class cost ~15 ms of every CLI start, more than the rest of an attach; see `reco
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
-
+from dockline.addr import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from dockline.records import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:

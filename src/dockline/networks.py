@@ -9,10 +9,9 @@ firewall; both are reapplied whenever the bridge itself has to be made again (af
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from ipaddress import IPv4Interface, IPv4Network
 
 from dockline import ipam, netns
+from dockline.addr import IPv4Interface, IPv4Network
 from dockline.config import DEFAULT_BRIDGE, DEFAULT_NETWORK, BridgeConfig
 from dockline.driver.bridge import ensure_bridge_ready
 from dockline.errors import ConfigError, NotFound
@@ -23,6 +22,8 @@ from dockline.records import TYPE_CHECKING, Record
 from dockline.rollback import Rollback
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockline.store.base import Txn
 
 DEFAULT_MTU = 1500

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 else:
     from _collections import _tuplegetter  # namedtuple's own field descriptor (C)
-    from operator import itemgetter
+    from _operator import itemgetter  # operator.py re-exports it, at ~0.1 ms
 
     Protocol = object
 

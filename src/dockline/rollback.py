@@ -7,12 +7,11 @@ their failures are attached to the original exception as notes so nothing is sil
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
-
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
     from typing import ParamSpec
 
     P = ParamSpec("P")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from dockline.addr import IPv4Address, IPv4Network
 from dockline.errors import Conflict, InvalidArgument
 from dockline.firewall import render_delete, render_ruleset
 from dockline.model import Network

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 from engine_lab import Lab
 
 from dockline import netns
+from dockline.addr import IPv4Address, IPv4Interface, IPv4Network
 from dockline.errors import Conflict, InvalidArgument, NotFound
 from dockline.ipam import mac_from_ipv4
 from nslab import TestNetns, delete_netns, wait_until
@@ -117,6 +117,18 @@ def test_connect_with_ip_mac_and_ifname(lab: Lab) -> None:
     # The next dynamic address is not disturbed by a chosen one.
     other = lab.engine.connect(netns_path=lab.container_ns().path)
     assert str(other.addresses[0].ip) == "172.17.0.2"
+
+
+def test_connect_takes_an_address_as_text_or_as_an_ipaddress_object(lab: Lab) -> None:
+    import ipaddress
+
+    first = lab.engine.connect(netns_path=lab.container_ns().path, ip="172.17.42.7")
+    stdlib = ipaddress.IPv4Address("172.17.42.8")
+    second = lab.engine.connect(netns_path=lab.container_ns().path, ip=stdlib)  # type: ignore[arg-type]
+    assert [str(e.addresses[0]) for e in (first, second)] == ["172.17.42.7/16", "172.17.42.8/16"]
+    with pytest.raises(InvalidArgument, match=r"invalid IP address 172\.17\.42\.300: expected"):
+        lab.engine.connect(netns_path=lab.container_ns().path, ip="172.17.42.300")
+    assert lab.count("endpoints") == 2 and lab.count("leases") == 2
 
 
 def test_ifname_clash_in_the_namespace_is_a_conflict_and_leaves_nothing(lab: Lab) -> None:

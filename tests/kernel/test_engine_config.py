@@ -11,13 +11,13 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
 import pytest
 from engine_lab import Lab, open_lab
 
+from dockline.addr import IPv4Address, IPv4Interface, IPv4Network
 from dockline.api import BridgeConfig
 from dockline.errors import ConfigError, Conflict, InvalidArgument, NotFound, PoolExhausted
 from dockline.inspect import network_object

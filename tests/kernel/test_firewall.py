@@ -32,7 +32,7 @@ FAMILY_TABLE = ("inet", "dockline")
 # Child-side prelude: builds the test network and reports a KernelError as JSON on stdout.
 PRELUDE = """
 import json, sys
-from ipaddress import IPv4Address, IPv4Network
+from dockline.addr import IPv4Address, IPv4Network
 from dockline.errors import KernelError
 from dockline.firewall import *
 from dockline.model import Network

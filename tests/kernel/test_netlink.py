@@ -15,12 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from ipaddress import ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from dockline.addr import ip_address, ip_interface, ip_network
 from dockline.errors import Conflict, InvalidArgument, KernelError
 from dockline.netlink import (
     Netlink,

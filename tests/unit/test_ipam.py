@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
 from dockline import ipam
+from dockline.addr import IPv4Address, IPv4Network
 from dockline.errors import Conflict, InvalidArgument, PoolExhausted
 
 A = IPv4Address

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dockline.addr import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from dockline.config import Paths
 from dockline.engine import Engine
 from dockline.errors import Conflict, NotFound, StoreError
@@ -703,7 +703,7 @@ def test_corrupt_file_refused(root: str) -> None:
 ALLOCATE = textwrap.dedent(
     """
     import sys
-    from ipaddress import IPv4Address, IPv4Network
+    from dockline.addr import IPv4Address, IPv4Network
     from dockline import ipam
     from dockline.store import open_store
 
@@ -727,7 +727,7 @@ ALLOCATE = textwrap.dedent(
 CREATE = textwrap.dedent(
     """
     import sys
-    from ipaddress import IPv4Address, IPv4Network
+    from dockline.addr import IPv4Address, IPv4Network
     from dockline.model import Network
     from dockline.store import open_store
 
@@ -786,7 +786,7 @@ def test_fifty_processes_get_distinct_addresses(with_network: SqliteStore, root:
     got = {IPv4Address(o) for o in outputs}
     assert len(got) == 50
     # Serialised allocation after the cursor hands out exactly .2 .. .51.
-    assert got == {IPv4Address("172.17.0.2") + i for i in range(50)}
+    assert got == {IPv4Address(int(IPv4Address("172.17.0.2")) + i) for i in range(50)}
     rows = raw_rows(root, "SELECT address, endpoint_id FROM leases")
     assert len(rows) == 50
     assert {IPv4Address(str(a)) for a, _ in rows} == got

@@ -17,10 +17,11 @@ and every error message comes from one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from types import SimpleNamespace
+from dockline.lean import SimpleNamespace
+from dockline.records import TYPE_CHECKING, Record
 
-from dockline.records import Record
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 VALUE, FLAG, APPEND = "value", "flag", "append"  # Option.kind: --opt V, --opt, --opt V repeated
 ONE, SOME, REST = "one", "some", "rest"  # Positional.arity: 1, 1 or more, all that is left
@@ -35,7 +36,8 @@ class Args(SimpleNamespace):
     exiting: bool = False
 
 
-Handler = Callable[[Args], int]
+if TYPE_CHECKING:
+    Handler = Callable[[Args], int]
 
 
 class Option(Record):

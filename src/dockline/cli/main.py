@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from dockline.cli.grammar import Args, Command, command_words, parse
 from dockline.errors import DocklineError, ExitStatus
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # command word -> the module that declares and runs it
 MODULES = {

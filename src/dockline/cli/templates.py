@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
 
 from dockline.errors import DocklineError
 from dockline.records import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 # -- lexing -------------------------------------------------------------------------------------

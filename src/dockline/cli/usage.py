@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 
 from dockline import __version__
 from dockline.cli.grammar import (
@@ -27,6 +26,7 @@ from dockline.errors import ExitStatus
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any, NoReturn
 
 

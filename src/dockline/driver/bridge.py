@@ -13,10 +13,9 @@ The steps, as in the source document:
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Collection, Iterator
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from dockline import ipam
+from dockline.addr import IPv4Address, IPv4Interface, IPv6Address
 from dockline.errors import Conflict, KernelError, NotFound
 from dockline.ids import random_hex
 from dockline.model import Endpoint, IPAddress, NetnsRef, Network
@@ -34,6 +33,8 @@ from dockline.records import TYPE_CHECKING
 from dockline.rollback import Rollback
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from dockline.store.base import Txn
 
 HOST_IFNAME_PREFIX = "veth"
@@ -121,8 +122,8 @@ def record_with_unique_name(txn: Txn, endpoint: Endpoint) -> Endpoint:
     raise Conflict(f"could not find a free host interface name after {NAME_ATTEMPTS} tries")
 
 
-class LeaseView(Collection[IPAddress]):
-    """A network's leases as a collection that asks the store per address.
+class LeaseView:
+    """A network's leases as a `Collection[IPAddress]` that asks the store per address.
 
     Allocation probes a few addresses from the cursor on; reading every lease instead would make
     each attach cost grow with the number of containers on the network.

@@ -15,14 +15,14 @@ number of networks. See `render_ruleset` for the layout and where later features
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
 
 from dockline.errors import Conflict, InvalidArgument
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ipaddress import IPv4Network
+    from collections.abc import Iterable, Sequence
 
+    from dockline.addr import IPv4Network
     from dockline.model import Network
 
 TABLE_FAMILY: str = "inet"

@@ -1,13 +1,13 @@
 """Interface addresses: add them (IPv4 with broadcast, like iproute2) and list them.
 
-Builds RTM_*ADDR messages; the round trips are `Netlink`'s. Addresses are `ipaddress` objects.
+Builds RTM_*ADDR messages; the round trips are `Netlink`'s. Addresses are `dockline.addr` objects.
 """
 
 from __future__ import annotations
 
 import errno
-from ipaddress import IPv4Interface, IPv6Interface, ip_address, ip_interface
 
+from dockline.addr import IPv4Interface, IPv6Interface, ip_address, ip_interface
 from dockline.netlink import messages as m
 from dockline.netlink.socket import Netlink, Request
 

@@ -7,15 +7,18 @@ batch, which matters because the kernel applies a batch in order.
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 
+from dockline.addr import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from dockline.errors import KernelError
 from dockline.netlink import messages as m
 from dockline.netlink.addresses import address_request
 from dockline.netlink.links import get_link, no_link_local_request
 from dockline.netlink.routes import route_request
 from dockline.netlink.socket import Netlink, Request
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _LO_UP = m.message(
     m.RTM_SETLINK,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
 
 from dockline.errors import Conflict, InvalidArgument, KernelError
 from dockline.netlink import messages as m
 from dockline.netlink.socket import Netlink, Request
-from dockline.records import Record
+from dockline.records import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _IFNAMSIZ = 16
 _EXT_MASK = m.attr_u32(m.IFLA_EXT_MASK, m.RTEXT_FILTER_SKIP_STATS)

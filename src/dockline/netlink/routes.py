@@ -6,8 +6,8 @@ Builds RTM_*ROUTE messages; the round trips are `Netlink`'s. Inputs are checked 
 from __future__ import annotations
 
 import errno
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
+from dockline.addr import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from dockline.errors import InvalidArgument, KernelError
 from dockline.netlink import messages as m
 from dockline.netlink.socket import Netlink, Request

@@ -12,10 +12,13 @@ from __future__ import annotations
 import _socket  # the C module: `socket` adds 3 ms of imports (enums, selectors) we never use
 import errno
 import os
-from collections.abc import Iterator, Sequence
 
 from dockline.errors import KernelError
 from dockline.netlink import messages as m
+from dockline.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 _CLONE_NEWNET = 0x40000000
 _SO_RCVBUFFORCE = 33  # not in typeshed's _socket

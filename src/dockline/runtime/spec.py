@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from ipaddress import IPv4Address
 
 from dockline import ipam
+from dockline.addr import IPv4Address
 from dockline.config import DEFAULT_NETWORK
 from dockline.errors import InvalidArgument
 from dockline.ids import choice, new_id

@@ -17,7 +17,6 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
 
 from dockline import linux, netns
 from dockline.config import Paths
@@ -34,6 +33,8 @@ from dockline.runtime.state import is_running, log_path, sandbox_link_name
 from dockline.runtime.waiter import forward_signals, reap
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockline.store.base import Txn
 
 

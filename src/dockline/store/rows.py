@@ -6,14 +6,13 @@ Pure conversion, no queries: addresses are stored as text, a container's command
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_interface
-
+from dockline.addr import IPv4Address, IPv4Network, ip_address, ip_interface
 from dockline.model import Container, Endpoint, NetMode, NetnsRef, Network
 from dockline.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Callable
     from typing import Any, TypeVar
 
     T = TypeVar("T")
