@@ -262,8 +262,9 @@ class Engine:
         own namespace nor the machine's initial one, whoever the caller.
 
         The `<netns_dir>/<link_name>` link is made last, just before the caller commits: a
-        crash before the commit leaves at most that link, which `gc` removes once the process
-        is gone. A link that was there already is not ours: neither recorded nor undone.
+        crash before the commit leaves at most that link, marked as dockline's, which `gc`
+        removes as no record names it. A link that was there already is not ours: neither
+        marked, recorded nor undone.
         """
         self.check_not_host(ref)
         network, new = get_network(txn, self.host, network_name, undo)
@@ -366,6 +367,7 @@ class Engine:
             networks = txn.list_networks()
             self._remove_unrecorded_veths(txn, networks, links, report)
             self._remove_unrecorded_default_bridge(networks, links, report)
+            self._remove_unrecorded_netns_links(txn, report)
             # Under the lock: a first network made meanwhile by another process keeps its table.
             if networks:
                 apply_firewall(self.host, networks, txn)
@@ -405,6 +407,17 @@ class Engine:
         for err in self._delete_veths(stray):
             report.errors.append(str(err))
         report.links += stray
+
+    def _remove_unrecorded_netns_links(self, txn: Txn, report: GcReport) -> None:
+        """Links that `link_netns` made (marked) and no endpoint or container names: a crash
+        between a link and its commit, while the process still lives. Under the store's lock,
+        so no connect of this store is between the two meanwhile."""
+        recorded = {e.netns_link for e in txn.list_endpoints()}
+        recorded |= {c.sandbox_key for c in txn.list_containers()}
+        for path in netns.marked_links(self.paths.netns_dir):
+            if path not in recorded:
+                netns.unlink_netns(path)
+                report.netns_links.append(path)
 
     def _remove_unrecorded_default_bridge(
         self, networks: list[Network], links: list[Link], report: GcReport

@@ -24,6 +24,10 @@ from dockline.rollback import Rollback
 _NS_GET_NSTYPE = 0xB703  # ioctl on a namespace fd: which kind of namespace it is
 _SELF_NETNS = "/proc/thread-self/ns/net"
 _MAX_LINK_ATTEMPTS = 3
+# Set on every link `link_netns` makes (a trusted xattr: root's, and allowed on a symlink), so gc
+# can tell dockline's from a user's. A kill -9 between a link and its commit leaves one that no
+# record names while its process lives, and a user's link to a live namespace looks the same.
+LINK_MARK = "trusted.dockline"
 
 
 def current_netns_fd() -> int:
@@ -251,6 +255,7 @@ def link_netns(netns_dir: str, name: str, pid: int) -> bool:
         except FileNotFoundError:
             try:
                 os.symlink(ref.path, link)
+                _mark(link)
             except FileExistsError:
                 continue
             except OSError as err:
@@ -269,11 +274,11 @@ def _reuse_link(link: str, ref: NetnsRef) -> bool:
     another namespace."""
     if _same_ns(link, ref):
         if os.readlink(link) != ref.path:  # same namespace through another process: repoint
-            _replace_symlink(ref.path, link)
+            _replace_symlink(ref.path, link, ours=_is_marked(link))
         return False
     if _links_to_netns(link):
         raise Conflict(f"{link} already names another live network namespace")
-    _replace_symlink(ref.path, link)
+    _replace_symlink(ref.path, link, ours=True)
     return True
 
 
@@ -285,10 +290,13 @@ def _links_to_netns(link: str) -> bool:
     return True
 
 
-def _replace_symlink(target: str, link: str) -> None:
+def _replace_symlink(target: str, link: str, *, ours: bool) -> None:
+    """Point `link` at `target` in one step; marked as dockline's if `ours`."""
     tmp = os.path.join(os.path.dirname(link), f".{os.path.basename(link)}.{os.urandom(4).hex()}")
     try:
         os.symlink(target, tmp)
+        if ours:
+            _mark(tmp)
         os.replace(tmp, link)
     except OSError as err:
         unlink_netns(tmp)
@@ -304,6 +312,29 @@ def _ensure_netns_dir(netns_dir: str) -> None:
             raise Conflict(f"{netns_dir} exists and is not a directory") from None
     except OSError as err:
         raise KernelError("create directory", netns_dir, err.errno or 0) from err
+
+
+def _mark(link: str) -> None:
+    """Mark `link` as dockline's; on a filesystem without trusted xattrs it stays unmarked
+    (gc then removes it only once it dangles, as before)."""
+    try:
+        os.setxattr(link, LINK_MARK, b"1", follow_symlinks=False)
+    except OSError as err:
+        if err.errno not in (errno.ENOTSUP, errno.EPERM):
+            raise
+
+
+def _is_marked(link: str) -> bool:
+    try:
+        os.getxattr(link, LINK_MARK, follow_symlinks=False)
+    except OSError:  # ENODATA: not ours; ENOTSUP: none can be; ENOENT: gone meanwhile
+        return False
+    return True
+
+
+def marked_links(netns_dir: str) -> list[str]:
+    """Paths of the links in `netns_dir` that `link_netns` made (sorted)."""
+    return [link for link in _symlinks(netns_dir) if _is_marked(link)]
 
 
 def unlink_netns(path: str, *, missing_ok: bool = True) -> None:
@@ -375,11 +406,15 @@ def delete_netns(path: str, *, missing_ok: bool = True) -> None:
 
 def dangling_links(netns_dir: str) -> list[str]:
     """Paths of the symlinks in `netns_dir` whose target no longer exists (sorted)."""
+    return [link for link in _symlinks(netns_dir) if not os.path.exists(link)]
+
+
+def _symlinks(netns_dir: str) -> list[str]:
+    """Paths of the symlinks in `netns_dir` (sorted; none if it does not exist)."""
     try:
         with os.scandir(netns_dir) as entries:
-            links = [e.path for e in entries if e.is_symlink()]
+            return sorted(e.path for e in entries if e.is_symlink())
     except FileNotFoundError:
         return []
     except OSError as err:
         raise KernelError("list", netns_dir, err.errno or 0) from err
-    return sorted(link for link in links if not os.path.exists(link))

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -158,15 +159,61 @@ def test_process_exit_takes_its_network_and_gc_clears_the_rest(dl: Dockline, lon
 
 def test_gc_clears_what_a_crash_in_the_first_connect_left(dl: Dockline, lone: Lone) -> None:
     """A kill -9 before the first connect's commit leaves the kernel's side (bridge, veth,
-    firewall table) and an empty store: what a second state root sees of another's connect."""
+    firewall table, /run/netns link) and an empty store: what a second state root sees of
+    another's connect."""
     dl("network", "connect", "bridge", "--pid", str(lone.pid))
     crashed = Dockline(dl.ns, dl.state.parent / "crashed")  # the same kernel, an empty store
     report = json.loads(crashed("gc", "--format", "json").stdout)
     assert "dockline0" in report["Links"]
+    assert report["NetnsLinks"] == [f"/run/netns/{lone.pid}"]
     names = {str(link["ifname"]) for link in dl.host_links()}
     assert "dockline0" not in names and not [n for n in names if n.startswith("veth")]
     assert "dockline" not in dl.ns.run("nft", "list", "tables").stdout
-    assert [link["ifname"] for link in lone.netns().ip_json("link", "show")] == ["lo"]
+    inside = ["nsenter", f"--net=/proc/{lone.pid}/ns/net", "ip", "-j", "link", "show"]
+    links = json.loads(subprocess.run(inside, capture_output=True, text=True, check=True).stdout)
+    assert [link["ifname"] for link in links] == ["lo"]
+
+
+# `network connect` as the console script runs it, killed (SIGKILL) right before its COMMIT: the
+# moment a crash leaves the most behind (the veth, the /run/netns link), caused for real.
+KILLED_BEFORE_COMMIT = """
+import os, signal, sys
+from dockline.store import sqlite
+sqlite.SqliteStore._commit = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+from dockline.cli.main import entry
+sys.argv = ["dockline", "network", "connect", "bridge", "--pid", sys.argv[1]]
+entry()
+"""
+
+
+def test_gc_removes_the_link_of_a_connect_killed_before_its_commit(
+    dl: Dockline, lone: Lone
+) -> None:
+    """The process lives on, so its link does not dangle; it is dockline's (marked), and no
+    record names it: gc removes it, with the veth, and leaves a user's own link alone."""
+    first, other = Lone(dl.ns), Lone(dl.ns)  # connected as usual; linked by hand
+    by_hand = f"/run/netns/{other.pid}"
+    try:
+        dl("network", "connect", "bridge", "--pid", str(first.pid))
+        [kept] = dl.veths()
+        os.symlink(f"/proc/{other.pid}/ns/net", by_hand)  # the source document's way
+        argv = ["ip", "netns", "exec", dl.ns.name, sys.executable, "-c", KILLED_BEFORE_COMMIT]
+        killed = subprocess.run([*argv, str(lone.pid)], env=dl.env, capture_output=True, text=True)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        link = f"/run/netns/{lone.pid}"
+        assert os.readlink(link) == f"/proc/{lone.pid}/ns/net" and lone.pid_alive()
+        assert len(dl.veths()) == 2 and len(dl.network()["Containers"]) == 1
+        report = json.loads(dl("gc", "--format", "json").stdout)
+        assert report["NetnsLinks"] == [link]
+        assert not os.path.lexists(link) and dl.veths() == [kept]
+        assert os.path.lexists(by_hand) and os.path.lexists(f"/run/netns/{first.pid}")
+        dl("network", "connect", "bridge", "--pid", str(lone.pid))  # as if nothing had happened
+        assert json.loads(dl("gc", "--format", "json").stdout)["NetnsLinks"] == []
+    finally:
+        if os.path.lexists(by_hand):
+            os.unlink(by_hand)
+        first.stop()
+        other.stop()
 
 
 def test_gc_releases_an_endpoint_whose_veth_is_gone(dl: Dockline, lone: Lone) -> None:
