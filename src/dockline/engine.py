@@ -364,10 +364,10 @@ class Engine:
             collect(self, txn, report)
             links = list_links(self.nl)
             self._release_endpoints_without_veth(txn, links, report)
-            networks = txn.list_networks()
-            self._remove_unrecorded_veths(txn, networks, links, report)
+            endpoints, networks = txn.list_endpoints(), txn.list_networks()
+            self._remove_unrecorded_veths(endpoints, networks, links, report)
             self._remove_unrecorded_default_bridge(networks, links, report)
-            self._remove_unrecorded_netns_links(txn, report)
+            self._remove_unrecorded_netns_links(txn, endpoints, report)
             # Under the lock: a first network made meanwhile by another process keeps its table.
             if networks:
                 apply_firewall(self.host, networks, txn)
@@ -388,14 +388,18 @@ class Engine:
             report.endpoints += [e.id for e in gone]
 
     def _remove_unrecorded_veths(
-        self, txn: Txn, networks: list[Network], links: list[Link], report: GcReport
+        self,
+        endpoints: list[Endpoint],
+        networks: list[Network],
+        links: list[Link],
+        report: GcReport,
     ) -> None:
         """Our-shaped veths with no endpoint record (a crash mid-connect) on our bridges: those
         of the networks, and the default bridge's name even with no network recorded (a crash
         while the first network was made)."""
         bridges = {n.bridge for n in networks} | {DEFAULT_BRIDGE}
         bridge_index = {link.index for link in links if link.name in bridges}
-        recorded = {e.host_ifname for e in txn.list_endpoints()}
+        recorded = {e.host_ifname for e in endpoints}
         stray = [
             link.name
             for link in links
@@ -408,11 +412,13 @@ class Engine:
             report.errors.append(str(err))
         report.links += stray
 
-    def _remove_unrecorded_netns_links(self, txn: Txn, report: GcReport) -> None:
+    def _remove_unrecorded_netns_links(
+        self, txn: Txn, endpoints: list[Endpoint], report: GcReport
+    ) -> None:
         """Links that `link_netns` made (marked) and no endpoint or container names: a crash
         between a link and its commit, while the process still lives. Under the store's lock,
         so no connect of this store is between the two meanwhile."""
-        recorded = {e.netns_link for e in txn.list_endpoints()}
+        recorded = {e.netns_link for e in endpoints}
         recorded |= {c.sandbox_key for c in txn.list_containers()}
         for path in netns.marked_links(self.paths.netns_dir):
             if path not in recorded:
@@ -449,8 +455,7 @@ def link_endpoint_netns(
     txn: Txn, undo: Rollback, endpoint: Endpoint, link: str, pid: int
 ) -> Endpoint:
     """Make the `link` to process `pid`'s namespace; recorded and undone only if it is new."""
-    if netns.link_netns(os.path.dirname(link), os.path.basename(link), pid):
-        undo.push(netns.unlink_netns, link)
+    if netns.link_netns(os.path.dirname(link), os.path.basename(link), pid, undo=undo):
         return endpoint
     endpoint = endpoint._replace(netns_link=None)
     txn.put_endpoint(endpoint)

@@ -237,18 +237,27 @@ def _check_name(name: str) -> None:
         raise InvalidArgument("netns name", repr(name), "must be a plain file name")
 
 
-def link_netns(netns_dir: str, name: str, pid: int) -> bool:
+def link_netns(netns_dir: str, name: str, pid: int, *, undo: Rollback | None = None) -> bool:
     """Link `netns_dir/name` to /proc/PID/ns/net so `ip netns` sees the namespace by name.
 
     Idempotent for the same namespace; a dangling or stale link in the way is replaced
     atomically; anything else in the way is a Conflict. True if the link is new (made here, or
-    in place of a dead one); False if one to this namespace was there already: someone else's
-    (say, made by hand as the source document does), for the caller to leave alone on undo.
+    in place of a dead one), and then its removal is pushed on `undo`; False if one to this
+    namespace was there already: someone else's (say, made by hand as the source document
+    does), left alone on undo.
     """
     _check_name(name)
     _ensure_netns_dir(netns_dir)
     ref = ref_for_pid(pid)
     link = os.path.join(netns_dir, name)
+    made = _make_link(link, ref)
+    if made and undo is not None:
+        undo.push(unlink_netns, link)
+    return made
+
+
+def _make_link(link: str, ref: NetnsRef) -> bool:
+    """`link_netns` at `link`, its undo aside."""
     for _ in range(_MAX_LINK_ATTEMPTS):  # retry only when another writer raced us
         try:
             existing = os.lstat(link)
@@ -315,13 +324,13 @@ def _ensure_netns_dir(netns_dir: str) -> None:
 
 
 def _mark(link: str) -> None:
-    """Mark `link` as dockline's; on a filesystem without trusted xattrs it stays unmarked
-    (gc then removes it only once it dangles, as before)."""
-    try:
+    """Mark `link` as dockline's, if the filesystem lets us: without trusted xattrs (or with
+    any other refusal) it stays unmarked, and gc removes it only once it dangles. The mark
+    only helps gc; a link is never refused for want of it."""
+    try:  # noqa: SIM105 - contextlib costs start-up time (a connect makes a link)
         os.setxattr(link, LINK_MARK, b"1", follow_symlinks=False)
-    except OSError as err:
-        if err.errno not in (errno.ENOTSUP, errno.EPERM):
-            raise
+    except OSError:
+        pass
 
 
 def _is_marked(link: str) -> bool:
