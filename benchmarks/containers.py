@@ -13,6 +13,7 @@ The image is a busybox root filesystem made here from /bin/busybox and imported 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shlex
 import shutil
@@ -169,6 +170,7 @@ class PodmanRuntime(Runtime):
             "--storage-driver=overlay",
             "--runtime=runc",
         ]
+        self.cgroup_parent = lab.cgroup_parent("pmcg")
         lab.defer("remove podman containers", lambda: self.cli("rm", "-af", "-t", "0"))
         # Killed outright, the run leaves them to the next run's sweep: their network namespaces
         # are in /run/netns, not under the lab, and only podman knows which are its own.
@@ -177,14 +179,17 @@ class PodmanRuntime(Runtime):
         self.run_once()  # warm-up: makes the podman0 bridge and its rules
 
     def run_argv(self) -> list[str]:
-        return [*self.base, "run", "--rm", *ulimit_flags(), IMAGE, "true"]
+        return [*self.base, "run", "--rm", *self._run_flags(), IMAGE, "true"]
 
     def start_detached(self, name: str) -> int:
-        self.cli("run", "-d", "--name", name, *ulimit_flags(), IMAGE, "sleep", "3600")
+        self.cli("run", "-d", "--name", name, *self._run_flags(), IMAGE, "sleep", "3600")
         return int(self.cli("inspect", "-f", "{{.State.ConmonPid}}", name).strip())
 
     def remove(self, name: str) -> None:
         self.cli("rm", "-f", "-t", "0", name)
+
+    def _run_flags(self) -> list[str]:
+        return [f"--cgroup-parent={self.cgroup_parent}", *ulimit_flags()]
 
 
 class DockerRuntime(Runtime):
@@ -201,7 +206,8 @@ class DockerRuntime(Runtime):
     def prepare(self, lab: Lab) -> None:
         self.host = lab.host("dk")
         d = lab.dir("docker")
-        (d / "daemon.json").write_text("{}")
+        parent = lab.cgroup_parent("dkcg")
+        (d / "daemon.json").write_text(json.dumps({"cgroup-parent": parent}))
         sock = f"unix://{d}/docker.sock"
         self.env = bench_env(DOCKER_CONFIG=str(d / "client"))
         self.base = [self.CLIENT, "-H", sock]

@@ -48,6 +48,7 @@ STALE_AFTER_S = 60.0  # a lab directory with no owner file yet is young, not sta
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin: dockline's console scripts live there
 NETNS_DIR = "/run/netns"
+CGROUP_ROOT = "/sys/fs/cgroup"  # v1 hierarchies (and `unified`) here, or v2 itself
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -202,6 +203,15 @@ class Lab:
         line = json.dumps({"netns": host.name, "argv": list(argv)})
         with open(self.tmp / SWEEP_FILE, "a") as f:
             f.write(line + "\n")
+
+    def cgroup_parent(self, label: str) -> str:
+        """A cgroup parent of the lab's own (`/dlbench-<tag>-<label><n>`) for an engine's
+        containers, removed at close once they are gone, and by a sweep after a kill: under
+        the engines' default parents (`/docker`, `/libpod_parent`) their cgroups would outlive
+        a run whose engine died with it, and the parents every run."""
+        parent = f"/{self.name(label)}"
+        self.defer(f"remove cgroup {parent}", lambda: remove_cgroups(parent[1:]))
+        return parent
 
     def host(self, label: str = "host") -> Host:
         """A new host namespace with `lo` up, as a real host has."""
@@ -418,6 +428,7 @@ def _sweep_lab(prefix: str, lab_dir: str | None) -> list[str]:
         if not killed:
             break
     removed += [f"mount {point}" for point in _unmount([point for point, _ns in mounts])]
+    removed += remove_cgroups(prefix)
     for name in _listdir(NETNS_DIR):
         if name.startswith(prefix):
             with contextlib.suppress(OSError):
@@ -428,6 +439,31 @@ def _sweep_lab(prefix: str, lab_dir: str | None) -> list[str]:
     unmount_under(Path(lab_dir))
     shutil.rmtree(lab_dir, ignore_errors=True)
     return [*removed, f"dir {lab_dir}"]
+
+
+def remove_cgroups(prefix: str) -> list[str]:
+    """Remove the cgroups named `prefix...` at the top of every hierarchy, with the cgroups in
+    them (deepest first; a cgroup goes only once no process is left in it)."""
+    removed = []
+    for top in lab_cgroups(prefix):
+        for path, _dirs, _files in os.walk(top, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+        if not os.path.exists(top):
+            removed.append(f"cgroup {top}")
+    return removed
+
+
+def lab_cgroups(prefix: str) -> list[str]:
+    """The top-level cgroups whose names start with `prefix`, in every hierarchy."""
+    hierarchies = [CGROUP_ROOT, *(f"{CGROUP_ROOT}/{h}" for h in _listdir(CGROUP_ROOT))]
+    return sorted(
+        f"{h}/{name}"
+        for h in hierarchies
+        if os.path.isdir(h)
+        for name in _listdir(h)
+        if name.startswith(prefix) and os.path.isdir(f"{h}/{name}")
+    )
 
 
 def _run_sweep_commands(lab_dir: str) -> list[str]:
@@ -624,6 +660,7 @@ def leftovers() -> list[str]:
         if PREFIX in cmdline or _root_in_a_lab(pid):
             found.append(f"process {pid} {cmdline.strip()[:120]}")
     found += [f"mount {p}" for p in _mounts() if f"/{PREFIX}" in p]
+    found += [f"cgroup {c}" for c in lab_cgroups(PREFIX)]
     tmp = tempfile.gettempdir()
     found += [f"dir {tmp}/{n}" for n in _listdir(tmp) if n.startswith(PREFIX)]
     return found

@@ -22,7 +22,16 @@ from nslab import netns_inode, wait_until
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.containers import DockerRuntime, PodmanRuntime, Runtime
-from benchmarks.lab import NETNS_DIR, OWNER_FILE, PREFIX, REPO, Lab, leftovers, sweep_stale
+from benchmarks.lab import (
+    NETNS_DIR,
+    OWNER_FILE,
+    PREFIX,
+    REPO,
+    Lab,
+    lab_cgroups,
+    leftovers,
+    sweep_stale,
+)
 from benchmarks.run import QUICK
 
 from dockline import linux
@@ -139,13 +148,18 @@ def test_sweep_removes_a_namespace_whose_run_left_no_directory() -> None:
     assert leftovers() == []
 
 
-@pytest.mark.parametrize("engine_class", [PodmanRuntime, DockerRuntime], ids=["podman", "docker"])
+@pytest.mark.parametrize(
+    ("engine_class", "engine_died"),
+    [(PodmanRuntime, False), (DockerRuntime, False), (DockerRuntime, True)],
+    ids=["podman", "docker", "docker-died-too"],
+)
 def test_sweep_stops_an_engines_containers_after_its_run_was_killed(
-    engine_class: type[Runtime],
+    engine_class: type[Runtime], engine_died: bool
 ) -> None:
     """An engine's container outlives a run killed outright: the sweep has the engine remove
     it (`Lab.on_sweep`), network namespace and all (podman's is in /run/netns, where only podman
-    knows it; dockerd is not the run's child and outlives it too)."""
+    knows it; dockerd is not the run's child and outlives it too). If dockerd died with the
+    run, the sweep kills the container and removes its cgroups (under the lab's own parent)."""
     engine = engine_class()
     if reason := engine.available():
         pytest.skip(reason)
@@ -158,14 +172,27 @@ def test_sweep_stops_an_engines_containers_after_its_run_was_killed(
         pid = int(engine.cli("inspect", "-f", "{{.State.Pid}}", name).strip())
         sandbox = engine.cli("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", name).strip()
         assert os.path.exists(sandbox)
+        assert any(str(pid) in _procs_of(c) for c in lab_cgroups(f"{PREFIX}{lab.tag}-"))
+        if engine_died:
+            assert isinstance(engine, DockerRuntime)
+            engine.daemon.kill()
+            engine.daemon.wait()
         (lab.tmp / OWNER_FILE).write_text("1 0")  # its run is gone: pid 1 started at boot
         sweep_stale()
         assert linux.proc_start_time(pid) is None, "the container still runs"
-        assert not os.path.lexists(sandbox), f"its network namespace {sandbox} is left"
+        if not engine_died:  # else docker's sandbox stays, a mount in its exec root: swept
+            assert not os.path.lexists(sandbox), f"its network namespace {sandbox} is left"
         assert leftovers() == []
     finally:
         lab.close()
     assert leftovers() == []
+
+
+def _procs_of(cgroup: str) -> str:
+    """The pids in `cgroup` and in the cgroups under it, as text."""
+    return " ".join(
+        Path(path, "cgroup.procs").read_text() for path, _dirs, _files in os.walk(cgroup)
+    )
 
 
 def test_sweep_kills_what_a_dead_runs_processes_started() -> None:
