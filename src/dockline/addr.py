@@ -26,7 +26,33 @@ if TYPE_CHECKING:
     AddressValue: TypeAlias = "int | str | bytes | _Address"
 
 
-class _Address:
+class _Value:
+    """Equality, hash and repr from `_key()`: equal only to a value of the same class, as in
+    `ipaddress` (an IPv4 address is never equal to an IPv6 one, nor to an interface)."""
+
+    __slots__ = ()
+
+    def _key(self) -> object:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{self}')"
+
+    def _same(self, other: Self) -> Self:
+        """`other`, which must be of this class to be ordered with it (no order across
+        versions)."""
+        if type(other) is not type(self):
+            raise TypeError(f"{self!r} and {other!r} are not of the same version")
+        return other
+
+
+class _Address(_Value):
     """An address of one version: its int, and what the rest of dockline asks of it."""
 
     __slots__ = ("_ip",)
@@ -68,31 +94,20 @@ class _Address:
     def __int__(self) -> int:
         return self._ip
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._ip == self._ip
-
-    def __hash__(self) -> int:
-        return hash((self._ip, self.version))
-
-    def __lt__(self, other: Self) -> bool:
-        return self._key(other) < other._ip
-
-    def __le__(self, other: Self) -> bool:
-        return self._key(other) <= other._ip
-
-    def __gt__(self, other: Self) -> bool:
-        return self._key(other) > other._ip
-
-    def __ge__(self, other: Self) -> bool:
-        return self._key(other) >= other._ip
-
-    def _key(self, other: object) -> int:
-        if type(other) is not type(self):
-            raise TypeError(f"{self!r} and {other!r} are not of the same version")
+    def _key(self) -> int:
         return self._ip
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('{self}')"
+    def __lt__(self, other: Self) -> bool:
+        return self._ip < self._same(other)._ip
+
+    def __le__(self, other: Self) -> bool:
+        return self._ip <= self._same(other)._ip
+
+    def __gt__(self, other: Self) -> bool:
+        return self._ip > self._same(other)._ip
+
+    def __ge__(self, other: Self) -> bool:
+        return self._ip >= self._same(other)._ip
 
     def _in(self, first: int, prefixlen: int) -> bool:
         """Whether the address is in the block `first`/`prefixlen`."""
@@ -183,7 +198,7 @@ def _longest_zero_run(groups: list[int]) -> tuple[int, int]:
     return best
 
 
-class _Network:
+class _Network(_Value):
     """An address block: its first address and prefix length."""
 
     __slots__ = ("network_address", "prefixlen")
@@ -230,25 +245,11 @@ class _Network:
     def __str__(self) -> str:
         return f"{self.network_address}/{self.prefixlen}"
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('{self}')"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def __lt__(self, other: Self) -> bool:
         return self._key() < self._same(other)._key()
 
     def _key(self) -> tuple[int, int]:
         return int(self.network_address), self.prefixlen
-
-    def _same(self, other: Self) -> Self:
-        if type(other) is not type(self):
-            raise TypeError(f"{self!r} and {other!r} are not of the same version")
-        return other
 
 
 class IPv4Network(_Network):
@@ -283,7 +284,7 @@ class IPv6Network(_Network):
         return IPv6Address(int(super().broadcast_address))
 
 
-class _Interface:
+class _Interface(_Value):
     """An address on a link, with the prefix length that makes its network."""
 
     __slots__ = ("ip", "network")
@@ -306,15 +307,6 @@ class _Interface:
 
     def __str__(self) -> str:
         return f"{self.ip}/{self.network.prefixlen}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('{self}')"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def _key(self) -> tuple[_Address, int]:
         return self.ip, self.network.prefixlen

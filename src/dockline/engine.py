@@ -299,7 +299,7 @@ class Engine:
             reready=reready,
         )
         if link is not None and ref.pid is not None:
-            return link_endpoint_netns(txn, undo, endpoint, link, ref.pid)
+            return link_endpoint_netns(txn, undo, endpoint, link, ref.pid, owner=self.paths.root)
         return endpoint
 
     def disconnect(
@@ -415,14 +415,20 @@ class Engine:
     def _remove_unrecorded_netns_links(
         self, txn: Txn, endpoints: list[Endpoint], report: GcReport
     ) -> None:
-        """Links that `link_netns` made (marked) and no endpoint or container names: a crash
-        between a link and its commit, while the process still lives. Under the store's lock,
-        so no connect of this store is between the two meanwhile."""
+        """Links that `link_netns` made for this store (marked with its root) and no endpoint
+        or container names: a crash between a link and its commit, while the process still
+        lives. Under the store's lock, so no connect of this store is between the two meanwhile;
+        another store's links (another host sharing the directory) are not ours to judge."""
         recorded = {e.netns_link for e in endpoints}
         recorded |= {c.sandbox_key for c in txn.list_containers()}
-        for path in netns.marked_links(self.paths.netns_dir):
-            if path not in recorded:
+        for path in netns.marked_links(self.paths.netns_dir, self.paths.root):
+            if path in recorded:
+                continue
+            try:
                 netns.unlink_netns(path)
+            except (KernelError, InvalidArgument) as err:  # replaced meanwhile by a non-link
+                report.errors.append(str(err))
+            else:
                 report.netns_links.append(path)
 
     def _remove_unrecorded_default_bridge(
@@ -452,10 +458,12 @@ def _remove_dangling_pid_links(netns_dir: str, report: GcReport) -> None:
 
 
 def link_endpoint_netns(
-    txn: Txn, undo: Rollback, endpoint: Endpoint, link: str, pid: int
+    txn: Txn, undo: Rollback, endpoint: Endpoint, link: str, pid: int, *, owner: str
 ) -> Endpoint:
-    """Make the `link` to process `pid`'s namespace; recorded and undone only if it is new."""
-    if netns.link_netns(os.path.dirname(link), os.path.basename(link), pid, undo=undo):
+    """Make the `link` to process `pid`'s namespace, marked as `owner`'s; recorded and undone
+    only if it is new."""
+    dirname, name = os.path.split(link)
+    if netns.link_netns(dirname, name, pid, undo=undo, owner=owner):
         return endpoint
     endpoint = endpoint._replace(netns_link=None)
     txn.put_endpoint(endpoint)

@@ -24,9 +24,10 @@ from dockline.rollback import Rollback
 _NS_GET_NSTYPE = 0xB703  # ioctl on a namespace fd: which kind of namespace it is
 _SELF_NETNS = "/proc/thread-self/ns/net"
 _MAX_LINK_ATTEMPTS = 3
-# Set on every link `link_netns` makes (a trusted xattr: root's, and allowed on a symlink), so gc
-# can tell dockline's from a user's. A kill -9 between a link and its commit leaves one that no
-# record names while its process lives, and a user's link to a live namespace looks the same.
+# Set on every link `link_netns` makes for a store (a trusted xattr: root's, and allowed on a
+# symlink; its value names the store), so that store's gc can tell its links from a user's and
+# from another store's. A kill -9 between a link and its commit leaves one that no record names
+# while its process lives, and a user's link to a live namespace looks the same.
 LINK_MARK = "trusted.dockline"
 
 
@@ -237,34 +238,41 @@ def _check_name(name: str) -> None:
         raise InvalidArgument("netns name", repr(name), "must be a plain file name")
 
 
-def link_netns(netns_dir: str, name: str, pid: int, *, undo: Rollback | None = None) -> bool:
+def link_netns(
+    netns_dir: str,
+    name: str,
+    pid: int,
+    *,
+    undo: Rollback | None = None,
+    owner: str | None = None,
+) -> bool:
     """Link `netns_dir/name` to /proc/PID/ns/net so `ip netns` sees the namespace by name.
 
     Idempotent for the same namespace; a dangling or stale link in the way is replaced
     atomically; anything else in the way is a Conflict. True if the link is new (made here, or
-    in place of a dead one), and then its removal is pushed on `undo`; False if one to this
-    namespace was there already: someone else's (say, made by hand as the source document
-    does), left alone on undo.
+    in place of a dead one), and then its removal is pushed on `undo` and it is marked as
+    `owner`'s (see `marked_links`); False if one to this namespace was there already: someone
+    else's (say, made by hand as the source document does), left alone on undo.
     """
     _check_name(name)
     _ensure_netns_dir(netns_dir)
     ref = ref_for_pid(pid)
     link = os.path.join(netns_dir, name)
-    made = _make_link(link, ref)
+    made = _make_link(link, ref, None if owner is None else owner.encode())
     if made and undo is not None:
         undo.push(unlink_netns, link)
     return made
 
 
-def _make_link(link: str, ref: NetnsRef) -> bool:
-    """`link_netns` at `link`, its undo aside."""
+def _make_link(link: str, ref: NetnsRef, mark: bytes | None) -> bool:
+    """`link_netns` at `link`, its undo aside; a new link gets `mark`."""
     for _ in range(_MAX_LINK_ATTEMPTS):  # retry only when another writer raced us
         try:
             existing = os.lstat(link)
         except FileNotFoundError:
             try:
                 os.symlink(ref.path, link)
-                _mark(link)
+                _mark(link, mark)
             except FileExistsError:
                 continue
             except OSError as err:
@@ -274,20 +282,20 @@ def _make_link(link: str, ref: NetnsRef) -> bool:
             raise KernelError("stat", link, err.errno or 0) from err
         if not stat.S_ISLNK(existing.st_mode):
             raise Conflict(f"{link} exists and is not a symlink")
-        return _reuse_link(link, ref)
+        return _reuse_link(link, ref, mark)
     raise Conflict(f"{link} keeps changing under us")
 
 
-def _reuse_link(link: str, ref: NetnsRef) -> bool:
-    """Keep a link to `ref`'s namespace (False), replace a dead one (True), refuse one to
-    another namespace."""
+def _reuse_link(link: str, ref: NetnsRef, mark: bytes | None) -> bool:
+    """Keep a link to `ref`'s namespace (False), replace a dead one (True, with `mark`),
+    refuse one to another namespace."""
     if _same_ns(link, ref):
         if os.readlink(link) != ref.path:  # same namespace through another process: repoint
-            _replace_symlink(ref.path, link, ours=_is_marked(link))
+            _replace_symlink(ref.path, link, mark=_mark_of(link))  # whose it was
         return False
     if _links_to_netns(link):
         raise Conflict(f"{link} already names another live network namespace")
-    _replace_symlink(ref.path, link, ours=True)
+    _replace_symlink(ref.path, link, mark=mark)
     return True
 
 
@@ -299,13 +307,12 @@ def _links_to_netns(link: str) -> bool:
     return True
 
 
-def _replace_symlink(target: str, link: str, *, ours: bool) -> None:
-    """Point `link` at `target` in one step; marked as dockline's if `ours`."""
+def _replace_symlink(target: str, link: str, *, mark: bytes | None) -> None:
+    """Point `link` at `target` in one step, with `mark` (none if None)."""
     tmp = os.path.join(os.path.dirname(link), f".{os.path.basename(link)}.{os.urandom(4).hex()}")
     try:
         os.symlink(target, tmp)
-        if ours:
-            _mark(tmp)
+        _mark(tmp, mark)
         os.replace(tmp, link)
     except OSError as err:
         unlink_netns(tmp)
@@ -323,27 +330,29 @@ def _ensure_netns_dir(netns_dir: str) -> None:
         raise KernelError("create directory", netns_dir, err.errno or 0) from err
 
 
-def _mark(link: str) -> None:
-    """Mark `link` as dockline's, if the filesystem lets us: without trusted xattrs (or with
-    any other refusal) it stays unmarked, and gc removes it only once it dangles. The mark
-    only helps gc; a link is never refused for want of it."""
+def _mark(link: str, mark: bytes | None) -> None:
+    """Mark `link` (unless `mark` is None), if the filesystem lets us: without trusted xattrs
+    (or with any other refusal) it stays unmarked, and gc removes it only once it dangles. The
+    mark only helps gc; a link is never refused for want of it."""
+    if mark is None:
+        return
     try:  # noqa: SIM105 - contextlib costs start-up time (a connect makes a link)
-        os.setxattr(link, LINK_MARK, b"1", follow_symlinks=False)
+        os.setxattr(link, LINK_MARK, mark, follow_symlinks=False)
     except OSError:
         pass
 
 
-def _is_marked(link: str) -> bool:
+def _mark_of(link: str) -> bytes | None:
     try:
-        os.getxattr(link, LINK_MARK, follow_symlinks=False)
-    except OSError:  # ENODATA: not ours; ENOTSUP: none can be; ENOENT: gone meanwhile
-        return False
-    return True
+        return os.getxattr(link, LINK_MARK, follow_symlinks=False)
+    except OSError:  # ENODATA: unmarked; ENOTSUP: none can be; ENOENT: gone meanwhile
+        return None
 
 
-def marked_links(netns_dir: str) -> list[str]:
-    """Paths of the links in `netns_dir` that `link_netns` made (sorted)."""
-    return [link for link in _symlinks(netns_dir) if _is_marked(link)]
+def marked_links(netns_dir: str, owner: str) -> list[str]:
+    """Paths of the links in `netns_dir` that `link_netns` made for `owner` (sorted)."""
+    mark = owner.encode()
+    return [link for link in _symlinks(netns_dir) if _mark_of(link) == mark]
 
 
 def unlink_netns(path: str, *, missing_ok: bool = True) -> None:

@@ -321,22 +321,28 @@ def test_link_netns_refuses_what_it_must_not_replace(spawn: Spawner, tmp_path: P
         netns.link_netns(str(tmp_path), "gone", pid_max + 1)
 
 
-def test_links_made_by_link_netns_are_marked_and_no_others(spawn: Spawner, tmp_path: Path) -> None:
-    first, old, new = spawn(), spawn(), spawn()
+def test_links_made_by_link_netns_are_marked_as_their_owners_and_no_others(
+    spawn: Spawner, tmp_path: Path
+) -> None:
+    first, old, new, elsewhere = spawn(), spawn(), spawn(), spawn()
     second = spawn(join=first.pid)
     made, by_hand, replaced = (str(tmp_path / n) for n in ("made", "by-hand", "replaced"))
-    assert netns.link_netns(str(tmp_path), "made", first.pid) is True
+    d = str(tmp_path)
+    assert netns.link_netns(d, "made", first.pid, owner="/var/lib/a") is True
+    assert netns.link_netns(d, "theirs", elsewhere.pid, owner="/var/lib/b") is True
+    assert netns.link_netns(d, "unowned", elsewhere.pid) is True  # no owner: no mark
     os.symlink(f"/proc/{second.pid}/ns/net", by_hand)
     os.symlink(f"/proc/{old.pid}/ns/net", replaced)
-    assert netns.link_netns(str(tmp_path), "by-hand", second.pid) is False  # the user's, kept
+    assert netns.link_netns(d, "by-hand", second.pid, owner="/var/lib/a") is False  # kept
     # Repointed to the same namespace through another process: each stays whose it was.
-    assert netns.link_netns(str(tmp_path), "made", second.pid) is False
-    assert netns.link_netns(str(tmp_path), "by-hand", first.pid) is False
+    assert netns.link_netns(d, "made", second.pid, owner="/var/lib/b") is False
+    assert netns.link_netns(d, "by-hand", first.pid, owner="/var/lib/a") is False
     assert os.readlink(by_hand) == f"/proc/{first.pid}/ns/net"
     kill(old)
-    assert netns.link_netns(str(tmp_path), "replaced", new.pid) is True  # a dead one: now ours
-    assert netns.marked_links(str(tmp_path)) == [made, replaced]
-    assert netns.marked_links(str(tmp_path / "none")) == []
+    assert netns.link_netns(d, "replaced", new.pid, owner="/var/lib/a") is True  # now a's
+    assert netns.marked_links(d, "/var/lib/a") == [made, replaced]
+    assert netns.marked_links(d, "/var/lib/b") == [str(tmp_path / "theirs")]
+    assert netns.marked_links(str(tmp_path / "none"), "/var/lib/a") == []
 
 
 def test_unlink_netns(spawn: Spawner, tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ def configure_network(
         if spec.net_mode.kind in ("bridge", "none"):
             name = sandbox_link_name(spec.id)
             sandbox = os.path.join(engine.paths.netns_dir, name)
-            netns.link_netns(engine.paths.netns_dir, name, pid, undo=undo)
+            netns.link_netns(engine.paths.netns_dir, name, pid, undo=undo, owner=engine.paths.root)
         if spec.net_mode.kind == "bridge":
             engine.attach(
                 txn,
