@@ -2,7 +2,7 @@
 
 Why our own: `ipaddress` costs ~3.5 ms of every command's start, a sixth of a `network connect`
 (issue 3): its own body (~1.2 ms), and `functools` with `collections`, which it imports and which
-nothing else in a command needs. These classes load in ~0.1 ms. They keep its names, its
+nothing else in a command needs. These classes load in ~0.4 ms. They keep its names, its
 constructors' forms, its text forms (RFC 5952 for IPv6) and its strictness (no leading zeros, no
 host bits in a network unless `strict=False`), so code reads as it would with `ipaddress`, and a
 value's `str()` is what `ipaddress` would print. Parsing is the C library's `inet_pton`.

@@ -173,3 +173,20 @@ def test_interfaces_and_the_dispatching_constructors() -> None:
     assert addr.ip_network((0, 0)) == addr.IPv4Network("0.0.0.0/0")
     with pytest.raises(ValueError, match="IPv4 or IPv6"):
         addr.ip_address("nonsense")
+
+
+def test_values_survive_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    values: list[object] = [
+        addr.IPv4Address("1.2.3.4"),
+        addr.IPv6Address("fe80::1"),
+        addr.IPv4Network("10.0.0.0/8"),
+        addr.IPv6Network("2001:db8::/32"),
+        addr.IPv4Interface("10.1.2.3/24"),
+        addr.IPv6Interface("fe80::1/64"),
+    ]
+    for value in values:
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert copy.deepcopy(value) == value
