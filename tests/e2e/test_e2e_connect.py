@@ -247,6 +247,8 @@ def test_stop_cleans_up_when_the_monitor_was_killed(dl: Dockline) -> None:
     os.kill(_parent(pid), signal.SIGKILL)
     dl("gc")
     assert dl.inspect("orphan")["State"]["Running"]  # gc leaves a live container alone
+    sandbox = dl.inspect("orphan")["NetworkSettings"]["SandboxKey"]
+    assert os.path.islink(sandbox)  # its /run/netns link too: marked as ours, and recorded
     dl("stop", "-t", "0", "orphan")
     assert dl.inspect("orphan")["State"]["Status"] == "exited"
     assert dl.network()["Containers"] == {}
