@@ -259,9 +259,10 @@ class IPv4Network(_Network):
     _address = IPv4Address
     network_address: IPv4Address
 
-    @property
-    def broadcast_address(self) -> IPv4Address:
-        return IPv4Address(int(super().broadcast_address))
+    if TYPE_CHECKING:  # the base's, which makes an IPv4Address already; typed for mypy
+
+        @property
+        def broadcast_address(self) -> IPv4Address: ...
 
     def hosts(self) -> Iterator[IPv4Address]:
         """The assignable addresses: all but the network and broadcast ones, except in a /31
@@ -279,9 +280,10 @@ class IPv6Network(_Network):
     _address = IPv6Address
     network_address: IPv6Address
 
-    @property
-    def broadcast_address(self) -> IPv6Address:
-        return IPv6Address(int(super().broadcast_address))
+    if TYPE_CHECKING:  # the base's, which makes an IPv6Address already; typed for mypy
+
+        @property
+        def broadcast_address(self) -> IPv6Address: ...
 
 
 class _Interface(_Value):
