@@ -198,6 +198,33 @@ class CliMethod(Method):
         return self._cli("disconnect", i)
 
 
+class InterpreterMethod(Method):
+    """The CLI's floor: the interpreter that `bin/dockline` names on its first line, started in
+    a host namespace of its own to run nothing (`python -c pass`), for attach and detach alike.
+    What `network connect` takes above it is dockline's own (imports and command); against
+    the CNI plugin it shows how much of "within 2x" the interpreter's start alone uses up."""
+
+    def prepare(self, lab: Lab, count: int) -> None:
+        self.host = lab.host("py")
+        self.argv = [interpreter_of(BIN / "dockline"), "-c", "pass"]
+        self.warm_up(count)
+
+    def attach(self, i: int) -> float:
+        return self._run(self.host, self.argv, "python -c pass", env=bench_env())
+
+    def detach(self, i: int) -> float:
+        return self.attach(i)
+
+
+def interpreter_of(script: os.PathLike[str]) -> str:
+    """The interpreter on a script's `#!` line (pip writes the venv's there)."""
+    with open(script, "rb") as f:
+        first = f.readline().decode()
+    if not first.startswith("#!"):
+        raise RuntimeError(f"{script} has no #! line")
+    return first[2:].split()[0]
+
+
 class DocklineCniMethod(Method):
     """`dockline-cni` driven as a CNI runtime drives a plugin (env + config on stdin)."""
 
@@ -370,6 +397,7 @@ def all_methods() -> list[Method]:
         ApiMethod("api", "dockline Python API"),
         KernelRequestsMethod("netlink", "dockline's netlink alone (in-process floor)"),
         CliMethod("cli", "dockline network connect --pid (CLI)"),
+        InterpreterMethod("python", "the interpreter alone (python -c pass)"),
         DocklineCniMethod("dockline_cni", "dockline-cni (CNI plugin)"),
         IpBatchMethod("ip", "ip -batch (kernel floor with a CLI)"),
         CniBridgeMethod("cni", "CNI bridge + host-local plugins"),

@@ -68,6 +68,8 @@ COMPARISONS = [
     Comparison("attach.api", "attach.netlink"),  # dockline's own work on top of the kernel's
     Comparison("attach.netlink", "attach.ip"),
     Comparison("attach.cli", "attach.cni"),
+    Comparison("attach.python", "attach.cni"),  # how much of "within 2x" the start alone takes
+    Comparison("attach.cli", "attach.python"),
     Comparison("attach.cli", "attach.ip"),
     Comparison("attach.cli", "attach.netavark"),
     Comparison("attach.dockline_cni", "attach.cni"),
@@ -78,6 +80,7 @@ COMPARISONS = [
     Comparison("run.dockline", "run.podman"),
     Comparison("run.dockline", "run.docker"),
     Comparison("rss.connect", "rss.cni"),
+    Comparison("rss.connect", "rss.python"),
     Comparison("rss.connect", "rss.netavark"),
     Comparison("rss.monitor.dockline", "rss.monitor.podman"),
     Comparison("rss.monitor.dockline", "rss.monitor.docker"),
@@ -263,8 +266,8 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 
 GROUPS: list[tuple[str, list[str]]] = [
     ("attach one container, p50 (ms, shorter is better)", [
-        "attach.api", "attach.netlink", "attach.cli", "attach.dockline_cni", "attach.ip",
-        "attach.cni", "attach.netavark",
+        "attach.api", "attach.netlink", "attach.cli", "attach.python", "attach.dockline_cni",
+        "attach.ip", "attach.cni", "attach.netavark",
     ]),
     ("detach one container, p50 (ms)", [
         "detach.api", "detach.netlink", "bulk.detach_per.*", "detach.cli",
@@ -274,7 +277,9 @@ GROUPS: list[tuple[str, list[str]]] = [
         "bulk.attach_total.*", "bulk.ip_attach_total.*",
     ]),
     ("run --rm -- true, p50 (ms)", ["run.dockline", "run.podman", "run.docker"]),
-    ("peak RSS of one attach process (MiB)", ["rss.connect", "rss.ip", "rss.cni", "rss.netavark"]),
+    ("peak RSS of one attach process (MiB)", [
+        "rss.connect", "rss.python", "rss.ip", "rss.cni", "rss.netavark",
+    ]),
     ("per-container monitor RSS (MiB)", [
         "rss.monitor.dockline", "rss.monitor.podman", "rss.monitor.docker",
     ]),

@@ -44,7 +44,9 @@ class Settings:
     monitors: int  # detached containers per runtime for the monitor's RSS (0: skip)
     datapath_runs: int  # iperf3 runs per world (0: skip)
     datapath_seconds: float
-    methods: tuple[str, ...] = ("api", "netlink", "cli", "dockline_cni", "ip", "cni", "netavark")
+    methods: tuple[str, ...] = (
+        "api", "netlink", "cli", "python", "dockline_cni", "ip", "cni", "netavark",
+    )  # fmt: skip
 
 
 FULL = Settings(

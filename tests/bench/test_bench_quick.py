@@ -149,6 +149,17 @@ def test_the_in_process_floor_is_under_the_api(quick: tuple[dict[str, Any], Path
     assert ("attach.api", "attach.netlink") in compared
 
 
+def test_the_interpreter_floor_is_under_the_cli(quick: tuple[dict[str, Any], Path]) -> None:
+    """`attach.python` starts the interpreter that `bin/dockline` names, to do nothing: the
+    CLI's floor. If the CLI is not slower, the row is not timing that interpreter's start."""
+    results, _ = quick
+    rows = rows_of(results)
+    assert not rows["attach.python"]["skipped"], rows["attach.python"]["skipped"]
+    assert rows["attach.python"]["p50"] < rows["attach.cli"]["p50"], rows["attach.python"]
+    compared = {(c["row"], c["anchor"]) for c in results["comparisons"]}
+    assert {("attach.cli", "attach.python"), ("attach.python", "attach.cni")} <= compared
+
+
 def test_ratio_targets_print_three_decimals(quick: tuple[dict[str, Any], Path]) -> None:
     """A ratio of 0.301 against a bar of 0.3 must not print as 0.30 beside NOT MET."""
     _, out = quick
