@@ -65,6 +65,19 @@ def netns_inode(pid: str | int) -> int | None:
         return None
 
 
+def proc_stat_field(pid: int, field: int) -> int:
+    """Field `field` (1-based, as proc(5) numbers them) of /proc/PID/stat, read by awk: an
+    independent reader to check dockline's own parsing against (a command without spaces or
+    parentheses in its name, which awk's splitting would miscount)."""
+    out = subprocess.run(
+        ["awk", f"{{print ${field}}}", f"/proc/{pid}/stat"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(out)
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
     """Poll with a deadline (never a bare sleep)."""
     deadline = time.monotonic() + timeout

@@ -14,30 +14,18 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from dockline import netns
 from dockline.errors import Conflict, InvalidArgument, KernelError, NotFound
-
-if TYPE_CHECKING:
-    from nslab import TestNetns
+from nslab import TestNetns, proc_stat_field, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
 Spawner = Callable[..., subprocess.Popen[bytes]]
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {check}")
-        time.sleep(0.01)
 
 
 def readlink_ino(path: str, *, in_ns: str | None = None) -> int:
@@ -52,16 +40,6 @@ def readlink_ino(path: str, *, in_ns: str | None = None) -> int:
 
 def own_ino() -> int:
     return os.stat("/proc/thread-self/ns/net").st_ino
-
-
-def stat_field(pid: int, field: int) -> int:
-    out = subprocess.run(
-        ["awk", f"{{print ${field}}}", f"/proc/{pid}/stat"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return int(out)
 
 
 def ip_netns_names() -> list[str]:
@@ -121,7 +99,7 @@ def test_ref_for_pid_identifies_the_process_namespace(spawn: Spawner) -> None:
     assert ref.ino == readlink_ino(ref.path)
     assert ref.dev == os.stat("/proc/self/ns/net").st_dev  # nsfs
     assert ref.pid == proc.pid
-    assert ref.pid_start == stat_field(proc.pid, 22)
+    assert ref.pid_start == proc_stat_field(proc.pid, 22)
     assert netns.is_alive(ref)
 
     kill(proc)
@@ -162,7 +140,7 @@ def test_ref_for_path_through_a_symlink_to_proc_fills_the_pid(
     assert ref.path == str(link)
     assert ref.ino == readlink_ino(f"/proc/{proc.pid}/ns/net")
     assert ref.pid == proc.pid
-    assert ref.pid_start == stat_field(proc.pid, 22)
+    assert ref.pid_start == proc_stat_field(proc.pid, 22)
 
     kill(proc)
     assert not netns.is_alive(ref)

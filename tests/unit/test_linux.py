@@ -13,26 +13,18 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dockline import linux
 from dockline.errors import InvalidArgument, KernelError
+from nslab import proc_stat_field, wait_until
 
 DOCKER_DEFAULT_CAP_MASK = 0x00000000A80425FB  # CapEff of a default `docker run` container
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (in a child process)")
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {check}")
-        time.sleep(0.01)
 
 
 def run_child(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,16 +38,6 @@ def run_child(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
     assert proc.returncode == 0, proc.stderr
     return proc
-
-
-def awk_field(pid: int, field: int) -> int:
-    out = subprocess.run(
-        ["awk", f"{{print ${field}}}", f"/proc/{pid}/stat"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return int(out)
 
 
 def status_masks(text: str) -> dict[str, int]:
@@ -84,7 +66,7 @@ def sleeper(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_proc_start_time_of_self_matches_field_22() -> None:
-    assert linux.proc_start_time(os.getpid()) == awk_field(os.getpid(), 22)
+    assert linux.proc_start_time(os.getpid()) == proc_stat_field(os.getpid(), 22)
 
 
 def test_proc_start_time_survives_spaces_and_parens_in_comm(
@@ -92,7 +74,7 @@ def test_proc_start_time_survives_spaces_and_parens_in_comm(
 ) -> None:
     start = linux.proc_start_time(sleeper.pid)
     # The comm holds three spaces, so a naive whitespace split sees starttime as field 25.
-    assert start == awk_field(sleeper.pid, 25)
+    assert start == proc_stat_field(sleeper.pid, 25)
     own_start = linux.proc_start_time(os.getpid())
     assert own_start is not None and start is not None and start >= own_start
 
