@@ -207,10 +207,11 @@ class InterpreterMethod(Method):
     def prepare(self, lab: Lab, count: int) -> None:
         self.host = lab.host("py")
         self.argv = [interpreter_of(BIN / "dockline"), "-c", "pass"]
+        self.env = bench_env()
         self.warm_up(count)
 
     def attach(self, i: int) -> float:
-        return self._run(self.host, self.argv, "python -c pass", env=bench_env())
+        return self._run(self.host, self.argv, "python -c pass", env=self.env)
 
     def detach(self, i: int) -> float:
         return self.attach(i)
